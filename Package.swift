@@ -1,0 +1,43 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Strict settings shared by every Swift target: the project builds without warnings under them.
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "kotosync",
+    products: [
+        .library(name: "KotoCore", targets: ["KotoCore"]),
+        .library(name: "KotoStore", targets: ["KotoStore"]),
+        .library(name: "KotoHTTP", targets: ["KotoHTTP"]),
+        .executable(name: "kotosync-bench", targets: ["kotosync-bench"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(name: "KotoCore", swiftSettings: strict),
+        .target(name: "KotoStore", dependencies: ["KotoCore", "CSQLite"], swiftSettings: strict),
+        .target(name: "KotoHTTP", dependencies: ["CCurl"], swiftSettings: strict),
+        .executableTarget(
+            name: "kotosync-bench",
+            dependencies: ["KotoCore", "KotoStore", "CSQLite"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "KotoCoreTests", dependencies: ["KotoCore"], swiftSettings: strict),
+        .testTarget(name: "KotoStoreTests", dependencies: ["KotoStore", "KotoCore"], swiftSettings: strict),
+        .testTarget(name: "KotoHTTPTests", dependencies: ["KotoHTTP"], swiftSettings: strict),
+    ]
+)

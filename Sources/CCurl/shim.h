@@ -1,0 +1,29 @@
+#ifndef KOTOSYNC_CCURL_SHIM_H
+#define KOTOSYNC_CCURL_SHIM_H
+#include <curl/curl.h>
+
+/* curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot
+   call; these typed wrappers give each argument type its own entry point. */
+static inline CURLcode kotosync_curl_setopt_long(CURL *curl, CURLoption option, long value) {
+    return curl_easy_setopt(curl, option, value);
+}
+static inline CURLcode kotosync_curl_setopt_string(CURL *curl, CURLoption option, const char *value) {
+    return curl_easy_setopt(curl, option, value);
+}
+static inline CURLcode kotosync_curl_setopt_pointer(CURL *curl, CURLoption option, void *value) {
+    return curl_easy_setopt(curl, option, value);
+}
+static inline CURLcode kotosync_curl_setopt_slist(CURL *curl, CURLoption option, struct curl_slist *value) {
+    return curl_easy_setopt(curl, option, value);
+}
+static inline CURLcode kotosync_curl_setopt_off_t(CURL *curl, CURLoption option, curl_off_t value) {
+    return curl_easy_setopt(curl, option, value);
+}
+typedef size_t (*kotosync_curl_write_callback)(char *data, size_t size, size_t count, void *userdata);
+static inline CURLcode kotosync_curl_setopt_write_function(CURL *curl, CURLoption option, kotosync_curl_write_callback value) {
+    return curl_easy_setopt(curl, option, value);
+}
+static inline CURLcode kotosync_curl_getinfo_long(CURL *curl, CURLINFO info, long *value) {
+    return curl_easy_getinfo(curl, info, value);
+}
+#endif

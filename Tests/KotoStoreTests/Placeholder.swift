@@ -1,0 +1,3 @@
+import Testing
+
+@Test func placeholderKotoStore() { #expect(Bool(true)) }
