@@ -1,0 +1,272 @@
+import CSQLite
+
+/// A failed SQLite call: result code, SQLite's message and the SQL it ran.
+/// Bound values are never part of it: they may be personal data.
+public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let resultCode: Int32
+    public let message: String
+    public let sql: String?
+
+    public init(resultCode: Int32, message: String, sql: String? = nil) {
+        self.resultCode = resultCode
+        self.message = message
+        self.sql = sql
+    }
+
+    /// The primary result code (extended codes carry detail in the high bits).
+    public var primaryCode: Int32 { resultCode & 0xff }
+
+    public var description: String {
+        var text = "SQLite error \(resultCode): \(message)"
+        if let sql { text += " — in `\(sql)`" }
+        return text
+    }
+}
+
+/// A value SQLite stores or returns.
+public enum SQLiteValue: Hashable, Sendable {
+    case null
+    case integer(Int64)
+    case text(String)
+    case blob([UInt8])
+}
+
+/// How hard a commit waits for the disk. `full` makes an acknowledged write
+/// survive power loss (the default: a lost write could reuse a dot).
+public enum SynchronousMode: String, Sendable, CaseIterable {
+    case full = "FULL"
+    case normal = "NORMAL"
+    case off = "OFF"
+}
+
+/// Owns one `sqlite3*` connection and its cached statements. Not Sendable:
+/// exactly one owner (an actor or a single thread) uses it.
+public final class Database {
+    private var handle: OpaquePointer?
+    private var statements: [String: Statement] = [:]
+    private var savepointDepth = 0
+    public let path: String
+
+    public init(path: String, synchronous: SynchronousMode = .full, readOnly: Bool = false) throws(SQLiteError) {
+        self.path = path
+        var db: OpaquePointer?
+        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        let code = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
+        guard code == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open database"
+            sqlite3_close_v2(db)
+            throw SQLiteError(resultCode: code, message: message)
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, 5000)
+        if !readOnly {
+            try execute("PRAGMA journal_mode = WAL")
+        }
+        try execute("PRAGMA synchronous = \(synchronous.rawValue)")
+    }
+
+    deinit {
+        statements.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    var connection: OpaquePointer { handle! }
+
+    func error(_ code: Int32, sql: String?) -> SQLiteError {
+        SQLiteError(resultCode: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+    }
+
+    /// Runs one or more statements without bound values (schema, pragmas).
+    public func execute(_ sql: String) throws(SQLiteError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let code = sqlite3_exec(handle, sql, nil, nil, &message)
+        guard code == SQLITE_OK else {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            sqlite3_free(message)
+            throw SQLiteError(resultCode: code, message: text, sql: sql)
+        }
+    }
+
+    /// A cached prepared statement for `sql`, reset and with bindings cleared.
+    public func statement(_ sql: String) throws(SQLiteError) -> Statement {
+        if let cached = statements[sql] {
+            cached.reset()
+            return cached
+        }
+        let statement = try Statement(database: self, sql: sql)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Runs a statement with the given bindings to completion.
+    public func run(_ sql: String, _ values: SQLiteValue...) throws(SQLiteError) {
+        let statement = try statement(sql)
+        try statement.bind(values)
+        while try statement.step() {}
+    }
+
+    /// All rows of a query, each mapped by `row`.
+    public func query<T>(_ sql: String, _ values: [SQLiteValue] = [], row: (Statement) throws -> T) throws -> [T] {
+        let statement = try statement(sql)
+        try statement.bind(values)
+        var result: [T] = []
+        while try statement.step() {
+            result.append(try row(statement))
+        }
+        return result
+    }
+
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    /// Runs `body` in a write transaction (`BEGIN IMMEDIATE`): commits when it
+    /// returns, rolls back and rethrows when it throws. Nested calls use
+    /// savepoints, so an inner failure undoes only the inner part.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        if isInTransaction {
+            savepointDepth += 1
+            let name = "kotosync_sp\(savepointDepth)"
+            defer { savepointDepth -= 1 }
+            try execute("SAVEPOINT \(name)")
+            do {
+                let result = try body()
+                try execute("RELEASE \(name)")
+                return result
+            } catch {
+                try? execute("ROLLBACK TO \(name)")
+                try? execute("RELEASE \(name)")
+                throw error
+            }
+        }
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            if isInTransaction { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Runs `body` in a read transaction: every query inside sees one snapshot.
+    public func readTransaction<T>(_ body: () throws -> T) throws -> T {
+        if isInTransaction { return try body() }
+        try execute("BEGIN DEFERRED")
+        defer { if isInTransaction { try? execute("COMMIT") } }
+        return try body()
+    }
+}
+
+/// Owns one `sqlite3_stmt*`; finalised in deinit. Not Sendable.
+public final class Statement {
+    private let statement: OpaquePointer
+    private unowned let database: Database
+    public let sql: String
+
+    init(database: Database, sql: String) throws(SQLiteError) {
+        var prepared: OpaquePointer?
+        let code = sqlite3_prepare_v3(database.connection, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
+        guard code == SQLITE_OK, let prepared else { throw database.error(code, sql: sql) }
+        self.statement = prepared
+        self.database = database
+        self.sql = sql
+    }
+
+    deinit {
+        sqlite3_finalize(statement)
+    }
+
+    func reset() {
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
+    }
+
+    private func check(_ code: Int32) throws(SQLiteError) {
+        if code != SQLITE_OK { throw database.error(code, sql: sql) }
+    }
+
+    public func bind(_ values: [SQLiteValue]) throws(SQLiteError) {
+        for (index, value) in values.enumerated() {
+            try bind(value, at: Int32(index + 1))
+        }
+    }
+
+    public func bind(_ value: SQLiteValue, at index: Int32) throws(SQLiteError) {
+        switch value {
+        case .null: try check(sqlite3_bind_null(statement, index))
+        case .integer(let number): try bind(number, at: index)
+        case .text(let text): try bind(text, at: index)
+        case .blob(let bytes): try bind(bytes, at: index)
+        }
+    }
+
+    public func bind(_ value: Int64, at index: Int32) throws(SQLiteError) {
+        try check(sqlite3_bind_int64(statement, index, value))
+    }
+
+    public func bind(_ value: String, at index: Int32) throws(SQLiteError) {
+        try check(sqlite3_bind_text(statement, index, value, -1, kotosync_sqlite_transient()))
+    }
+
+    public func bind(_ value: [UInt8], at index: Int32) throws(SQLiteError) {
+        let code = value.withUnsafeBytes { buffer in
+            sqlite3_bind_blob(statement, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count),
+                              kotosync_sqlite_transient())
+        }
+        try check(code)
+    }
+
+    public func bindNull(at index: Int32) throws(SQLiteError) {
+        try check(sqlite3_bind_null(statement, index))
+    }
+
+    /// Advances; true while a row is available.
+    public func step() throws(SQLiteError) -> Bool {
+        let code = sqlite3_step(statement)
+        switch code {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default:
+            sqlite3_reset(statement)
+            throw database.error(code, sql: sql)
+        }
+    }
+
+    /// Steps to completion, for statements that return no rows.
+    public func run() throws(SQLiteError) {
+        while try step() {}
+    }
+
+    public func isNull(_ column: Int32) -> Bool {
+        sqlite3_column_type(statement, column) == SQLITE_NULL
+    }
+
+    public func int64(_ column: Int32) -> Int64 {
+        sqlite3_column_int64(statement, column)
+    }
+
+    public func string(_ column: Int32) -> String? {
+        guard let text = sqlite3_column_text(statement, column) else { return nil }
+        let count = Int(sqlite3_column_bytes(statement, column))
+        return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
+    }
+
+    public func blob(_ column: Int32) -> [UInt8]? {
+        guard sqlite3_column_type(statement, column) != SQLITE_NULL else { return nil }
+        let count = Int(sqlite3_column_bytes(statement, column))
+        guard count > 0, let pointer = sqlite3_column_blob(statement, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+
+    public func value(_ column: Int32) -> SQLiteValue {
+        switch sqlite3_column_type(statement, column) {
+        case SQLITE_NULL: .null
+        case SQLITE_INTEGER: .integer(int64(column))
+        case SQLITE_BLOB: .blob(blob(column) ?? [])
+        default: .text(string(column) ?? "")
+        }
+    }
+}

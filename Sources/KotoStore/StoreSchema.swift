@@ -1,0 +1,87 @@
+import KotoCore
+
+/// The replica database's schema, versioned by `PRAGMA user_version` and
+/// moved forward only, one migration at a time, each in its own transaction.
+enum StoreSchema {
+    /// A migration takes the schema from `version - 1` to `version`.
+    struct Migration {
+        let version: Int
+        let statements: [String]
+    }
+
+    static let migrations: [Migration] = [
+        Migration(version: 1, statements: initial),
+    ]
+
+    /// The schema version this build writes; peers compare it before syncing.
+    static var currentVersion: Int { migrations.last!.version }
+
+    static func migrate(_ database: Database) throws {
+        let found = try database.query("PRAGMA user_version") { Int($0.int64(0)) }.first ?? 0
+        guard found <= currentVersion else {
+            throw ReplicaStoreError.schemaTooNew(found: found, supported: currentVersion)
+        }
+        for migration in migrations where migration.version > found {
+            try database.transaction {
+                for sql in migration.statements {
+                    try database.execute(sql)
+                }
+                try database.execute("PRAGMA user_version = \(migration.version)")
+            }
+        }
+    }
+
+    static func recordTable(_ kind: RecordKind) -> String {
+        let columns = kind.fields.map { "\($0.column) \($0.type.storage.sqlType)" }.joined(separator: ", ")
+        return """
+        CREATE TABLE \(kind.table) (
+            id TEXT PRIMARY KEY NOT NULL, \(columns),
+            row_clock BLOB NOT NULL, stamps BLOB NOT NULL,
+            erased INTEGER NOT NULL DEFAULT 0, open_conflicts INTEGER NOT NULL DEFAULT 0)
+        """
+    }
+
+    static let initial: [String] = [
+        """
+        CREATE TABLE node_state (
+            singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+            node_id TEXT NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL,
+            log_end INTEGER NOT NULL, incarnation TEXT NOT NULL, created_at INTEGER NOT NULL)
+        """,
+        "CREATE TABLE version_vector (origin TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE log_floor (origin TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID",
+        """
+        CREATE TABLE change_log (
+            pos INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL,
+            record TEXT NOT NULL, row_id TEXT NOT NULL, kind INTEGER NOT NULL,
+            payload BLOB, row_clock BLOB NOT NULL)
+        """,
+        "CREATE UNIQUE INDEX change_log_dot ON change_log (origin, seq)",
+        "CREATE INDEX change_log_row ON change_log (record, row_id)",
+        """
+        CREATE TABLE conflicts (
+            record TEXT NOT NULL, row_id TEXT NOT NULL, field TEXT NOT NULL,
+            origin TEXT NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL, value BLOB NOT NULL,
+            winner_origin TEXT NOT NULL, winner_seq INTEGER NOT NULL, first_seen INTEGER NOT NULL,
+            PRIMARY KEY (record, row_id, field, origin, seq)) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE peer_cursors (
+            peer TEXT PRIMARY KEY NOT NULL, incarnation TEXT, position INTEGER NOT NULL DEFAULT 0,
+            peer_log_position INTEGER NOT NULL DEFAULT 0, last_success INTEGER, last_error TEXT,
+            failures INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID
+        """,
+        recordTable(.service),
+        recordTable(.client),
+        recordTable(.placement),
+        "CREATE INDEX services_category ON services (category, status)",
+        "CREATE INDEX services_provider_type ON services (provider_type)",
+        "CREATE INDEX clients_owner ON clients (owner_municipality, status)",
+        "CREATE INDEX clients_number ON clients (client_number)",
+        "CREATE INDEX clients_retention ON clients (retention_until)",
+        "CREATE INDEX placements_client ON placements (client_id)",
+        "CREATE INDEX placements_service ON placements (service_id)",
+        "CREATE INDEX placements_municipality ON placements (municipality, type, status)",
+        "CREATE INDEX records_with_conflicts_clients ON clients (open_conflicts) WHERE open_conflicts > 0",
+    ]
+}
