@@ -39,5 +39,22 @@ public struct Change: Hashable, Sendable {
 
 extension UUID {
     /// Lowercase canonical form: how ids are stored and compared.
-    public var lowercased: String { uuidString.lowercased() }
+    public var lowercased: String {
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        return withUnsafeBytes(of: uuid) { raw in
+            String(unsafeUninitializedCapacity: 36) { buffer in
+                var out = 0
+                for index in 0..<16 {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        buffer[out] = UInt8(ascii: "-")
+                        out += 1
+                    }
+                    buffer[out] = hex[Int(raw[index] >> 4)]
+                    buffer[out + 1] = hex[Int(raw[index] & 0x0f)]
+                    out += 2
+                }
+                return out
+            }
+        }
+    }
 }

@@ -85,8 +85,15 @@ public struct RowState: Sendable, Equatable {
             return effect
         }
         let incomingStamp = FieldStamp(hlc: change.hlc, dot: change.dot)
+        if stamps.isEmpty {
+            // A row's first write (a create): take the map whole, no per-field merge.
+            fields = change.fields
+            stamps = change.fields.mapValues { _ in incomingStamp }
+            effect.changedFields = Set(change.fields.keys)
+            return effect
+        }
         for (name, value) in change.fields {
-            let previousConflicts = conflicts[name]
+            let previousConflicts = conflicts.isEmpty ? nil : conflicts[name]
             guard let current = stamps[name] else {
                 // First write to this field anywhere this row has seen.
                 fields[name] = value

@@ -41,8 +41,9 @@ public enum FieldStorage: Sendable {
     }
 }
 
-/// One field of a record kind.
-public struct FieldSpec: Hashable, Sendable {
+/// One field of a record kind. A class so that the hot paths (merge, wire,
+/// store) pass specs around by reference instead of copying their strings.
+public final class FieldSpec: Hashable, Sendable {
     /// Wire and API name (camelCase).
     public let name: String
     /// SQLite column name (snake_case).
@@ -58,6 +59,16 @@ public struct FieldSpec: Hashable, Sendable {
         self.type = type
         self.required = required
         self.personal = personal
+    }
+
+    public static func == (lhs: FieldSpec, rhs: FieldSpec) -> Bool {
+        lhs === rhs || (lhs.name == rhs.name && lhs.column == rhs.column && lhs.type == rhs.type
+            && lhs.required == rhs.required && lhs.personal == rhs.personal)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(column)
     }
 }
 
@@ -96,9 +107,21 @@ public enum RecordKind: String, CaseIterable, Hashable, Sendable, Codable {
     }
 
     /// Every replicated field, `deleted` included, in column order.
-    public var fields: [FieldSpec] { RecordSchema.fields[self]! }
+    public var fields: [FieldSpec] {
+        switch self {
+        case .service: RecordSchema.service
+        case .client: RecordSchema.client
+        case .placement: RecordSchema.placement
+        }
+    }
 
-    public func field(named name: String) -> FieldSpec? { RecordSchema.byName[self]![name] }
+    public func field(named name: String) -> FieldSpec? {
+        switch self {
+        case .service: RecordSchema.serviceByName[name]
+        case .client: RecordSchema.clientByName[name]
+        case .placement: RecordSchema.placementByName[name]
+        }
+    }
 }
 
 /// The soft-delete flag: a field under the same merge rule as any other.
@@ -170,8 +193,11 @@ enum RecordSchema {
         deleted,
     ]
 
-    static let fields: [RecordKind: [FieldSpec]] = [.service: service, .client: client, .placement: placement]
-    static let byName: [RecordKind: [String: FieldSpec]] = fields.mapValues { specs in
+    static let serviceByName = byName(service)
+    static let clientByName = byName(client)
+    static let placementByName = byName(placement)
+
+    static func byName(_ specs: [FieldSpec]) -> [String: FieldSpec] {
         Dictionary(uniqueKeysWithValues: specs.map { ($0.name, $0) })
     }
 }

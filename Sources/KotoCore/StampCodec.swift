@@ -6,19 +6,17 @@ extension WireFormat {
     public static func encodeStamps(_ stamps: [String: FieldStamp], record: RecordKind) -> [UInt8] {
         var writer = WireWriter()
         var distinct: [FieldStamp] = []
-        var indexOf: [FieldStamp: Int] = [:]
         var pairs: [(field: Int, stamp: Int)] = []
+        pairs.reserveCapacity(stamps.count)
         for (fieldIndex, spec) in record.fields.enumerated() {
             guard let stamp = stamps[spec.name] else { continue }
-            let stampIndex: Int
-            if let known = indexOf[stamp] {
-                stampIndex = known
+            // Rows hold few distinct stamps: a linear scan beats hashing origins.
+            if let known = distinct.firstIndex(of: stamp) {
+                pairs.append((fieldIndex, known))
             } else {
-                stampIndex = distinct.count
-                indexOf[stamp] = stampIndex
+                pairs.append((fieldIndex, distinct.count))
                 distinct.append(stamp)
             }
-            pairs.append((fieldIndex, stampIndex))
         }
         writer.uint(UInt64(distinct.count))
         for stamp in distinct {

@@ -130,7 +130,9 @@ public struct RecordValidator: Sendable {
             let parts = text.split(separator: ",", omittingEmptySubsequences: false)
             if text.isEmpty || parts.isEmpty { return spec.required ? problem("must name at least one municipality") : [] }
             for part in parts {
-                guard let code = Int(part), registry.municipality(code: code) != nil else {
+                // Canonical digits only: `Int` also reads "+598" and "0598", which
+                // would slip past the duplicate check below.
+                guard let code = Int(part), String(code) == part, registry.municipality(code: code) != nil else {
                     return problem("unknown municipality code")
                 }
             }

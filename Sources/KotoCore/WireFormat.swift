@@ -87,9 +87,9 @@ public enum WireFormat {
     }
 
     /// The payload the change log stores for a change's written fields.
-    public static func encodeFields(_ fields: FieldMap) -> [UInt8] {
+    public static func encodeFields(_ fields: FieldMap, record: RecordKind) -> [UInt8] {
         var writer = WireWriter()
-        writer.fields(fields)
+        writer.fields(fields, record: record)
         return writer.bytes
     }
 
@@ -143,12 +143,23 @@ struct WireWriter {
         }
     }
 
-    mutating func fields(_ fields: FieldMap) {
+    /// Fields in the schema's order, so equal maps encode to equal bytes.
+    /// Names outside the schema cannot occur: decoding and validation refuse them.
+    mutating func fields(_ fields: FieldMap, record: RecordKind) {
         uint(UInt64(fields.count))
-        for (name, fieldValue) in fields.sorted(by: { $0.key < $1.key }) {
+        if fields.count == 1, let (name, fieldValue) = fields.first {
             string(name)
             value(fieldValue)
+            return
         }
+        var written = 0
+        for spec in record.fields {
+            guard let fieldValue = fields[spec.name] else { continue }
+            string(spec.name)
+            value(fieldValue)
+            written += 1
+        }
+        precondition(written == fields.count, "a change names a field outside its record's schema")
     }
 
     mutating func clock(_ clock: VersionVector) {
@@ -167,7 +178,7 @@ struct WireWriter {
         bytes.append(change.record.wireTag)
         withUnsafeBytes(of: change.rowID.uuid) { bytes += $0 }
         bytes.append(change.kind.rawValue)
-        fields(change.fields)
+        fields(change.fields, record: change.record)
         clock(change.rowClock)
     }
 }
@@ -252,6 +263,7 @@ struct WireReader {
         let count = try uint()
         guard count <= UInt64(record.fields.count) else { throw WireError("too many fields", offset: start) }
         var fields: FieldMap = [:]
+        fields.reserveCapacity(Int(count))
         for _ in 0..<count {
             let nameOffset = offset
             let name = try string()

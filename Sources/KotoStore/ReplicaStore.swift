@@ -83,6 +83,18 @@ public final class ReplicaStore {
 
     // MARK: Local writes
 
+    /// Groups many local writes in one transaction (imports, seed data):
+    /// all of them commit together or none does.
+    public func batch<T>(_ body: () throws -> T) throws -> T {
+        let saved = state
+        do {
+            return try database.transaction(body)
+        } catch {
+            state = saved
+            throw error
+        }
+    }
+
     /// Creates a record with every field of its kind (absent ones null).
     @discardableResult
     public func create(_ kind: RecordKind, id: UUID = UUID(), fields: FieldMap) throws -> Change {
@@ -366,6 +378,7 @@ public final class ReplicaStore {
             return LoadedRow(state: RowState(), exists: false, firstSeen: [:])
         }
         var fields: FieldMap = [:]
+        fields.reserveCapacity(kind.fields.count)
         for (index, spec) in kind.fields.enumerated() {
             let column = Int32(index)
             guard !statement.isNull(column) else { continue }
@@ -424,7 +437,7 @@ public final class ReplicaStore {
         if wasErased || change.kind == .erase {
             try log.bindNull(at: 8)
         } else {
-            try log.bind(WireFormat.encodeFields(change.fields), at: 8)
+            try log.bind(WireFormat.encodeFields(change.fields, record: kind), at: 8)
         }
         try log.bind(WireFormat.encodeClock(change.rowClock), at: 9)
         try log.run()

@@ -64,6 +64,11 @@ public final class Database {
             try execute("PRAGMA journal_mode = WAL")
         }
         try execute("PRAGMA synchronous = \(synchronous.rawValue)")
+        // 32 MiB of page cache: a large batch stays in memory until commit
+        // instead of spilling pages to the WAL mid-transaction.
+        try execute("PRAGMA cache_size = -32768")
+        // Savepoint sub-journals and temporary indexes in memory, not temp files.
+        try execute("PRAGMA temp_store = MEMORY")
     }
 
     deinit {
@@ -129,14 +134,14 @@ public final class Database {
             savepointDepth += 1
             let name = "kotosync_sp\(savepointDepth)"
             defer { savepointDepth -= 1 }
-            try execute("SAVEPOINT \(name)")
+            try run("SAVEPOINT \(name)")
             do {
                 let result = try body()
-                try execute("RELEASE \(name)")
+                try run("RELEASE \(name)")
                 return result
             } catch {
-                try? execute("ROLLBACK TO \(name)")
-                try? execute("RELEASE \(name)")
+                try? run("ROLLBACK TO \(name)")
+                try? run("RELEASE \(name)")
                 throw error
             }
         }

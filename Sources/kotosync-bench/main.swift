@@ -1,1 +1,186 @@
-print("bench")
+import CSQLite
+import Foundation
+import KotoCore
+import KotoStore
+
+// kotosync-bench: measures, on the same generated client rows in one run,
+//   raw    plain SQLite inserts (same columns, one transaction, one prepared statement)
+//   local  local writes through ReplicaStore (validation, row, stamps, change log, VV), one transaction
+//   apply  remote apply of those changes as one batch into a fresh replica
+// and prints changes/s with each store path's ratio to raw. Medians of --runs.
+
+struct Options {
+    var rows = 20_000
+    var runs = 5
+    var synchronous = SynchronousMode.full
+    var directory = FileManager.default.temporaryDirectory.path
+
+    static func parse(_ arguments: [String]) -> Options {
+        var options = Options()
+        var index = 1
+        func value() -> String {
+            index += 1
+            guard index < arguments.count else { fail("\(arguments[index - 1]) needs a value") }
+            return arguments[index]
+        }
+        while index < arguments.count {
+            switch arguments[index] {
+            case "--rows": options.rows = positive(value(), "--rows")
+            case "--runs": options.runs = positive(value(), "--runs")
+            case "--synchronous":
+                guard let mode = SynchronousMode(rawValue: value().uppercased()) else { fail("--synchronous must be full, normal or off") }
+                options.synchronous = mode
+            case "--dir": options.directory = value()
+            case "-h", "--help":
+                print("""
+                usage: kotosync-bench [--rows N] [--runs N] [--synchronous full|normal|off] [--dir PATH]
+                Measures raw SQLite insert, local writes and remote apply of N client rows (default 20000),
+                --runs times (default 5), and prints medians and ratios to raw insert.
+                """)
+                exit(0)
+            default: fail("unknown argument \(arguments[index]) (see --help)")
+            }
+            index += 1
+        }
+        return options
+    }
+}
+
+func positive(_ text: String, _ flag: String) -> Int {
+    guard let number = Int(text), number > 0 else { fail("\(flag) must be a positive integer") }
+    return number
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("kotosync-bench: \(message)\n".utf8))
+    exit(2)
+}
+
+/// Seeded rows so every run and every path sees the same data.
+func generateClients(count: Int) -> [(UUID, FieldMap)] {
+    var state: UInt64 = 42
+    func next(_ bound: Int) -> Int {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Int((state >> 33) % UInt64(bound))
+    }
+    let codes: [Int64] = [598, 893, 288, 599, 440]
+    let languages = ["ar", "fa", "uk", "ru", "so", "ti", "en", "ku"]
+    return (0..<count).map { index in
+        let birth = LocalDate(year: 1950 + next(60), month: 1 + next(12), day: 1 + next(28))!
+        var uuidBytes = [UInt8](repeating: 0, count: 16)
+        for byte in 0..<16 { uuidBytes[byte] = UInt8(next(256)) }
+        let id = UUID(uuid: (uuidBytes[0], uuidBytes[1], uuidBytes[2], uuidBytes[3], uuidBytes[4], uuidBytes[5], uuidBytes[6] & 0x0f | 0x40,
+                             uuidBytes[7], uuidBytes[8] & 0x3f | 0x80, uuidBytes[9], uuidBytes[10], uuidBytes[11], uuidBytes[12],
+                             uuidBytes[13], uuidBytes[14], uuidBytes[15]))
+        let fields: FieldMap = [
+            "clientNumber": .text("B-\(index)"),
+            "ownerMunicipality": .integer(codes[next(codes.count)]),
+            "givenName": .text("Bench\(next(1000))"),
+            "familyName": .text("Mark\(next(1000))"),
+            "birthDate": .text(birth.description),
+            "personalIdentityCode": .text(PersonalIdentityCode.make(birthDate: birth, individual: 900 + next(99))),
+            "arrivalDate": .text("2024-0\(1 + next(9))-1\(next(9))"),
+            "permitBasis": .text(PermitBasis.allCases[next(PermitBasis.allCases.count)].rawValue),
+            "integrationLanguage": .text(next(2) == 0 ? "fi" : "sv"),
+            "motherTongue": .text(languages[next(languages.count)]),
+            "literacySupport": .bool(next(4) == 0),
+            "jobseeker": .bool(next(2) == 0),
+            "planStatus": .text("none"),
+            "status": .text("new"),
+        ]
+        return (id, fields)
+    }
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// Plain SQLite: the store's client columns, no metadata, one transaction.
+func rawInsert(_ rows: [(UUID, FieldMap)], path: String, synchronous: SynchronousMode) throws -> Double {
+    let database = try Database(path: path, synchronous: synchronous)
+    let specs = RecordKind.client.fields
+    try database.execute("CREATE TABLE clients_raw (id TEXT PRIMARY KEY NOT NULL, "
+        + specs.map { "\($0.column) \($0.type.storage.sqlType)" }.joined(separator: ", ") + ")")
+    let sql = "INSERT INTO clients_raw (id, \(specs.map(\.column).joined(separator: ", "))) VALUES (?\(String(repeating: ", ?", count: specs.count)))"
+    return try seconds {
+        try database.transaction {
+            let statement = try database.statement(sql)
+            for (id, fields) in rows {
+                try statement.bind(.text(id.lowercased), at: 1)
+                for (index, spec) in specs.enumerated() {
+                    let column = Int32(index + 2)
+                    switch fields[spec.name] ?? .null {
+                    case .null: try statement.bindNull(at: column)
+                    case .text(let text): try statement.bind(text, at: column)
+                    case .integer(let number): try statement.bind(number, at: column)
+                    case .bool(let flag): try statement.bind(flag ? 1 : 0, at: column)
+                    }
+                }
+                try statement.run()
+                _ = try database.statement(sql) // reset for the next row, as the store's cached statements do
+            }
+        }
+    }
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+func machine() -> String {
+    let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+        .split(separator: "\n").first { $0.hasPrefix("model name") }?
+        .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+    let memory = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8))?
+        .split(separator: "\n").first?.split(separator: " ").dropFirst().first.flatMap { Int($0) }.map { "\($0 / 1_048_576) GiB" } ?? "?"
+    return "\(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(memory) RAM, SQLite \(String(cString: sqlite3_libversion()))"
+}
+
+let options = Options.parse(CommandLine.arguments)
+let rows = generateClients(count: options.rows)
+var raw: [Double] = [], local: [Double] = [], apply: [Double] = []
+print("kotosync-bench: \(options.rows) client rows, \(options.runs) runs, synchronous=\(options.synchronous.rawValue)")
+print("machine: \(machine())")
+do {
+    for run in 1...options.runs {
+        let directory = URL(fileURLWithPath: options.directory).appendingPathComponent("kotosync-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var storeOptions = StoreOptions()
+        storeOptions.synchronous = options.synchronous
+
+        let rawSeconds = try rawInsert(rows, path: directory.appendingPathComponent("raw.sqlite").path, synchronous: options.synchronous)
+
+        let origin = try ReplicaStore(path: directory.appendingPathComponent("origin.sqlite").path, nodeID: "jakobstad", options: storeOptions)
+        let localSeconds = try seconds {
+            try origin.batch {
+                for (id, fields) in rows { try origin.create(.client, id: id, fields: fields) }
+            }
+        }
+
+        let batch = try origin.readLog(after: 0, notCoveredBy: VersionVector(), limit: rows.count)
+        precondition(batch.changes.count == rows.count, "the log must hold every write")
+        let replica = try ReplicaStore(path: directory.appendingPathComponent("replica.sqlite").path, nodeID: "larsmo", options: storeOptions)
+        let applySeconds = try seconds { try replica.apply(batch, from: "jakobstad") }
+        let replicated = try replica.count(.client)
+        precondition(replicated == rows.count, "the replica must hold every row")
+
+        raw.append(Double(rows.count) / rawSeconds)
+        local.append(Double(rows.count) / localSeconds)
+        apply.append(Double(rows.count) / applySeconds)
+        print(String(format: "run %d: raw %.0f/s, local %.0f/s, apply %.0f/s", run, raw.last!, local.last!, apply.last!))
+    }
+} catch {
+    fail("\(error)")
+}
+let rawMedian = median(raw)
+print("")
+print("| path | changes/s (median of \(options.runs)) | ratio to raw |")
+print("|---|---:|---:|")
+print(String(format: "| raw SQLite insert | %.0f | 1.00 |", rawMedian))
+print(String(format: "| local write (store) | %.0f | %.2f |", median(local), median(local) / rawMedian))
+print(String(format: "| remote apply (store) | %.0f | %.2f |", median(apply), median(apply) / rawMedian))
