@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "KotoCore", targets: ["KotoCore"]),
         .library(name: "KotoStore", targets: ["KotoStore"]),
         .library(name: "KotoHTTP", targets: ["KotoHTTP"]),
+        .library(name: "KotoNode", targets: ["KotoNode"]),
+        .executable(name: "kotosyncd", targets: ["kotosyncd"]),
         .executable(name: "kotosync-bench", targets: ["kotosync-bench"]),
     ],
     targets: [
@@ -31,6 +33,9 @@ let package = Package(
         .target(name: "KotoCore", swiftSettings: strict),
         .target(name: "KotoStore", dependencies: ["KotoCore", "CSQLite"], swiftSettings: strict),
         .target(name: "KotoHTTP", dependencies: ["CCurl"], swiftSettings: strict),
+        .target(name: "KotoSeed", dependencies: ["KotoCore"], swiftSettings: strict),
+        .target(name: "KotoNode", dependencies: ["KotoCore", "KotoStore", "KotoHTTP", "KotoSeed"], swiftSettings: strict),
+        .executableTarget(name: "kotosyncd", dependencies: ["KotoNode"], swiftSettings: strict),
         .executableTarget(
             name: "kotosync-bench",
             dependencies: ["KotoCore", "KotoStore", "CSQLite"],
@@ -39,5 +44,8 @@ let package = Package(
         .testTarget(name: "KotoCoreTests", dependencies: ["KotoCore"], swiftSettings: strict),
         .testTarget(name: "KotoStoreTests", dependencies: ["KotoStore", "KotoCore"], swiftSettings: strict),
         .testTarget(name: "KotoHTTPTests", dependencies: ["KotoHTTP"], swiftSettings: strict),
+        .testTarget(name: "KotoSeedTests", dependencies: ["KotoSeed", "KotoCore"], swiftSettings: strict),
+        .testTarget(name: "KotoNodeTests", dependencies: ["KotoNode", "KotoStore", "KotoHTTP", "KotoCore"], swiftSettings: strict),
+        .testTarget(name: "RegionTests", dependencies: ["KotoHTTP", "KotoCore"], swiftSettings: strict),
     ]
 )

@@ -26,4 +26,13 @@ static inline CURLcode kotosync_curl_setopt_write_function(CURL *curl, CURLoptio
 static inline CURLcode kotosync_curl_getinfo_long(CURL *curl, CURLINFO info, long *value) {
     return curl_easy_getinfo(curl, info, value);
 }
+/* CURL_GLOBAL_DEFAULT is a macro expression Swift does not import. */
+static inline CURLcode kotosync_curl_global_init_default(void) {
+    return curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+typedef int (*kotosync_curl_xferinfo_callback)(void *userdata, curl_off_t download_total, curl_off_t download_now,
+                                               curl_off_t upload_total, curl_off_t upload_now);
+static inline CURLcode kotosync_curl_setopt_xferinfo_function(CURL *curl, kotosync_curl_xferinfo_callback value) {
+    return curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, value);
+}
 #endif

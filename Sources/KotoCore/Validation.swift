@@ -1,6 +1,6 @@
 /// One thing wrong with a record: which field and why. The reason never
 /// quotes the value, which may be personal data.
-public struct FieldProblem: Hashable, Sendable, CustomStringConvertible {
+public struct FieldProblem: Error, Hashable, Sendable, CustomStringConvertible {
     public let field: String
     public let reason: String
 

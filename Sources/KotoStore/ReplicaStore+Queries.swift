@@ -110,3 +110,10 @@ extension ReplicaStore {
         return lines.joined(separator: "\n")
     }
 }
+
+extension ReplicaStore {
+    /// Number of open conflicts (non-winning frontier entries) in the replica.
+    public func openConflictCount() throws -> Int {
+        try database.query("SELECT count(*) FROM conflicts") { Int($0.int64(0)) }.first ?? 0
+    }
+}

@@ -122,3 +122,77 @@ enum Sample {
         return fields
     }
 }
+
+// MARK: - Helpers for the focused store tests
+
+/// A temporary directory and a manual clock, and stores opened in that
+/// directory on that clock. Opening goes through the harness, so the
+/// directory outlives every store opened from it by path.
+final class StoreHarness {
+    let directory: TemporaryDirectory
+    let clock: ManualClock
+
+    init(clock: ManualClock = ManualClock()) throws {
+        directory = try TemporaryDirectory()
+        self.clock = clock
+    }
+
+    func path(_ name: String) -> String { directory.path(name) }
+
+    /// Opens (creating if needed) `<file ?? node>.sqlite` for `node`; `configure` adjusts the options.
+    func open(_ node: String, file: String? = nil, clock: ManualClock? = nil, skewMillis: Int64 = 0,
+              configure: (inout StoreOptions) -> Void = { _ in }) throws -> ReplicaStore {
+        let wall = clock ?? self.clock
+        var options = StoreOptions()
+        options.synchronous = .normal
+        options.now = { UInt64(Int64(wall.now) + skewMillis) }
+        configure(&options)
+        return try ReplicaStore(path: path("\(file ?? node).sqlite"), nodeID: node, options: options)
+    }
+}
+
+/// Pulls from `peer` into `puller` batch after batch until nothing is left,
+/// exactly as a node does (cursor, version vector); returns what was sent.
+@discardableResult
+func pullAll(_ puller: ReplicaStore, from peer: ReplicaStore, limit: Int = 100) throws -> [Change] {
+    var received: [Change] = []
+    for _ in 0..<10_000 {
+        let since = try puller.peerCursor(peer.nodeID)?.position ?? 0
+        let batch = try peer.readLog(after: since, notCoveredBy: puller.versionVector, limit: limit)
+        try puller.apply(batch, from: peer.nodeID)
+        received += batch.changes
+        if batch.changes.isEmpty { return received }
+    }
+    throw PullDidNotSettle()
+}
+
+struct PullDidNotSettle: Error {}
+
+extension Sample {
+    /// A fixed, valid, obviously fictional client.
+    static func fixedClient(number: Int, owner: Int64 = 598, integrationLanguage: String = "fi") -> FieldMap {
+        [
+            "clientNumber": .text("T-\(number)"),
+            "ownerMunicipality": .integer(owner),
+            "givenName": .text("Testi"),
+            "familyName": .text("Henkilö"),
+            "birthDate": .text("1990-01-01"),
+            "integrationLanguage": .text(integrationLanguage),
+            "planStatus": .text("none"),
+            "status": .text("new"),
+        ]
+    }
+
+    /// A fixed, valid, obviously fictional service.
+    static func fixedService(number: Int, municipalities: String = "598,599", category: String = "language_course") -> FieldMap {
+        [
+            "nameFi": .text("Testikurssi \(number)"),
+            "providerName": .text("Testiopisto"),
+            "providerType": .text("adult_education"),
+            "category": .text(category),
+            "municipalities": .text(municipalities),
+            "studyPath": .text("basic"),
+            "status": .text("active"),
+        ]
+    }
+}

@@ -1,0 +1,267 @@
+import Dispatch
+import Glibc
+import Synchronization
+
+/// Serves the requests of one accepted socket, on the thread that owns it.
+/// Every wait goes through `poll` with a deadline, in slices short enough to
+/// notice a server shutdown.
+final class Connection {
+    private let socket: Socket
+    private let server: HTTPServer
+    private let limits: HTTPServer.Limits
+    /// Bytes received but not yet consumed (may hold a pipelined request).
+    private var buffer: [UInt8] = []
+    private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
+    private var servedRequests = 0
+
+    /// The most a lingering close waits for, and reads from, the client.
+    private static let lingerTime = Duration.seconds(1)
+    private static let lingerBytes = 1024 * 1024
+
+    init(socket: Socket, server: HTTPServer) {
+        self.socket = socket
+        self.server = server
+        self.limits = server.limits
+    }
+
+    private enum WaitOutcome {
+        case ready
+        case timedOut
+        /// The server is draining and the connection is between requests.
+        case stopping
+        /// The server's grace period is over.
+        case aborted
+    }
+
+    private enum ReadOutcome {
+        case data
+        case endOfStream
+        case timedOut
+        case stopping
+        case aborted
+    }
+
+    /// What to do with the connection after one exchange.
+    private enum Next {
+        case keepOpen
+        /// Close now: the peer left, went idle, or the server is stopping.
+        case close
+        /// A response saying so was sent: stop writing, then drain what the
+        /// client is still sending so the response is not lost to a reset.
+        case lingerAndClose
+    }
+
+    func serve() {
+        try? socket.setOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
+        do {
+            while true {
+                switch try exchange() {
+                case .keepOpen: continue
+                case .close: return
+                case .lingerAndClose:
+                    lingeringClose()
+                    return
+                }
+            }
+        } catch {
+            // A failed send or recv (reset, broken pipe): nothing to tell anyone.
+        }
+    }
+
+    // MARK: - One request
+
+    private func exchange() throws(SystemCallError) -> Next {
+        // Wait for the first byte of the next request; empty lines before a
+        // request line are ignored (RFC 9112 §2.2). A new connection has no
+        // reason to be idle, so its wait is also bounded by the request timeout.
+        let idleLimit = servedRequests == 0 ? min(limits.idleTimeout, limits.requestTimeout) : limits.idleTimeout
+        let idleDeadline = ContinuousClock.now + idleLimit
+        while true {
+            dropLeadingLineBreaks()
+            if !buffer.isEmpty { break }
+            guard try read(until: idleDeadline, idle: true) == .data else { return .close }
+        }
+
+        // From here one total deadline covers the whole request.
+        let deadline = ContinuousClock.now + limits.requestTimeout
+        var scanned = 0
+        var headEnd: Int
+        while true {
+            if let end = RequestParser.headEnd(in: buffer, from: scanned) {
+                headEnd = end
+                break
+            }
+            scanned = max(0, buffer.count - 2)
+            if buffer.count > limits.maxHeaderBytes { return try fail(Self.headersTooLarge) }
+            switch try read(until: deadline, idle: false) {
+            case .data: continue
+            case .timedOut: return try fail(Self.timedOut)
+            case .endOfStream, .stopping, .aborted: return .close
+            }
+        }
+        if headEnd > limits.maxHeaderBytes { return try fail(Self.headersTooLarge) }
+
+        let head: RequestHead
+        let framing: RequestFraming
+        var request: HTTPRequest
+        do {
+            head = try RequestParser.parse(buffer[..<headEnd], maxHeaderCount: limits.maxHeaderCount)
+            framing = try RequestParser.framing(of: head, maxBodyBytes: limits.maxBodyBytes)
+            request = try HTTPRequest(method: head.method, target: head.target, headers: head.headers)
+        } catch {
+            return try fail(error)
+        }
+
+        let end = headEnd + framing.contentLength
+        if framing.expectsContinue && buffer.count < end {
+            guard try write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) else { return .close }
+        }
+        while buffer.count < end {
+            switch try read(until: deadline, idle: false) {
+            case .data: continue
+            case .timedOut: return try fail(Self.timedOut)
+            case .endOfStream, .stopping, .aborted: return .close
+            }
+        }
+        request.body = Array(buffer[headEnd..<end])
+        buffer.removeFirst(end)
+
+        guard let response = respond(to: request) else { return .close }
+        servedRequests += 1
+        let keepAlive = framing.keepAlive
+            && !response.headers.tokens(for: "Connection").contains("close")
+            && server.phase == .running
+        let bytes = ResponseWriter.serialize(
+            response, keepAlive: keepAlive, minorVersion: head.minorVersion, includeBody: head.method != .head)
+        guard try write(bytes) else { return .close }
+        return keepAlive ? .keepOpen : .lingerAndClose
+    }
+
+    /// Runs the router in a task and waits for it on this thread, giving up
+    /// (and cancelling the task) only if the server aborts.
+    private func respond(to request: HTTPRequest) -> HTTPResponse? {
+        let slot = ResponseSlot()
+        let router = server.router
+        let task = Task.detached {
+            slot.fulfil(await router.handle(request))
+        }
+        while true {
+            if let response = slot.wait(for: HTTPServer.pollSlice) { return response }
+            if server.phase == .aborting {
+                task.cancel()
+                return nil
+            }
+        }
+    }
+
+    /// Sends the error's response and asks for the connection to close:
+    /// after a framing or parse error the byte stream cannot be trusted.
+    private func fail(_ error: HTTPError) throws(SystemCallError) -> Next {
+        let bytes = ResponseWriter.serialize(error.response, keepAlive: false, minorVersion: 1, includeBody: true)
+        guard try write(bytes) else { return .close }
+        return .lingerAndClose
+    }
+
+    private static let headersTooLarge = HTTPError(
+        .requestHeaderFieldsTooLarge, code: "headers_too_large", message: "request line and headers are too large")
+    private static let timedOut = HTTPError(
+        .requestTimeout, code: "request_timeout", message: "request not received in time")
+
+    // MARK: - I/O
+
+    private func dropLeadingLineBreaks() {
+        let count = buffer.prefix { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }.count
+        if count > 0 { buffer.removeFirst(count) }
+    }
+
+    /// Appends what arrives next to `buffer`.
+    private func read(until deadline: ContinuousClock.Instant, idle: Bool) throws(SystemCallError) -> ReadOutcome {
+        while true {
+            switch try wait(for: Int16(POLLIN), until: deadline, idle: idle) {
+            case .ready: break
+            case .timedOut: return .timedOut
+            case .stopping: return .stopping
+            case .aborted: return .aborted
+            }
+            switch try socket.receive(into: &scratch) {
+            case .received(let count):
+                buffer.append(contentsOf: scratch[..<count])
+                return .data
+            case .endOfStream:
+                return .endOfStream
+            case .wouldBlock:
+                continue
+            }
+        }
+    }
+
+    /// Sends all of `bytes` within the write timeout; false if it could not.
+    private func write(_ bytes: [UInt8]) throws(SystemCallError) -> Bool {
+        let deadline = ContinuousClock.now + limits.writeTimeout
+        var offset = 0
+        while offset < bytes.count {
+            switch try socket.send(bytes, from: offset) {
+            case .completed(let sent):
+                offset += sent
+            case .wouldBlock:
+                guard try wait(for: Int16(POLLOUT), until: deadline, idle: false) == .ready else { return false }
+            }
+        }
+        return true
+    }
+
+    /// Polls in slices of `HTTPServer.pollSlice` so shutdown is noticed.
+    /// Between requests (`idle`) a draining server ends the wait, unless a
+    /// request has already arrived.
+    private func wait(for events: Int16, until deadline: ContinuousClock.Instant, idle: Bool) throws(SystemCallError) -> WaitOutcome {
+        while true {
+            switch server.phase {
+            case .aborting:
+                return .aborted
+            case .draining where idle:
+                return try socket.poll(events: events, timeoutMilliseconds: 0) != 0 ? .ready : .stopping
+            case .draining, .running:
+                break
+            }
+            let remaining = deadline - .now
+            if remaining <= .zero { return .timedOut }
+            let slice = min(remaining, HTTPServer.pollSlice)
+            if try socket.poll(events: events, timeoutMilliseconds: slice.roundedUpMilliseconds) != 0 {
+                return .ready
+            }
+        }
+    }
+
+    /// Half-closes, then reads and discards until the client closes too (or
+    /// a short limit passes), so the kernel does not answer the client's
+    /// unread bytes with a reset that could destroy the response in flight.
+    private func lingeringClose() {
+        socket.shutdownWrite()
+        let deadline = ContinuousClock.now + Self.lingerTime
+        var discarded = 0
+        while discarded < Self.lingerBytes {
+            buffer.removeAll(keepingCapacity: true)
+            guard (try? read(until: deadline, idle: false)) == .data else { return }
+            discarded += buffer.count
+        }
+    }
+}
+
+/// Carries a handler's response from its task to the waiting connection thread.
+final class ResponseSlot: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private let response = Mutex<HTTPResponse?>(nil)
+
+    func fulfil(_ value: HTTPResponse) {
+        response.withLock { $0 = value }
+        semaphore.signal()
+    }
+
+    /// The response, or nil if it did not arrive within `timeout`.
+    func wait(for timeout: Duration) -> HTTPResponse? {
+        let nanoseconds = Int(timeout.components.seconds) * 1_000_000_000
+            + Int(timeout.components.attoseconds / 1_000_000_000)
+        guard semaphore.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .success else { return nil }
+        return response.withLock { $0 }
+    }
+}

@@ -1,0 +1,85 @@
+/// An HTTP status code with its standard reason phrase, so handlers can say
+/// `.notFound` and the wire still gets a well-formed status line.
+public struct HTTPStatus: Hashable, Sendable, ExpressibleByIntegerLiteral, CustomStringConvertible {
+    public let code: Int
+
+    public init(_ code: Int) { self.code = code }
+    public init(integerLiteral value: Int) { self.code = value }
+
+    public var description: String { "\(code) \(reasonPhrase)" }
+
+    /// The standard phrase for the code; an unknown code gets a generic one.
+    public var reasonPhrase: String {
+        switch code {
+        case 100: "Continue"
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 204: "No Content"
+        case 206: "Partial Content"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 304: "Not Modified"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 406: "Not Acceptable"
+        case 408: "Request Timeout"
+        case 409: "Conflict"
+        case 410: "Gone"
+        case 411: "Length Required"
+        case 412: "Precondition Failed"
+        case 413: "Content Too Large"
+        case 415: "Unsupported Media Type"
+        case 417: "Expectation Failed"
+        case 422: "Unprocessable Content"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        case 505: "HTTP Version Not Supported"
+        default:
+            switch code {
+            case 100..<200: "Informational"
+            case 200..<300: "Success"
+            case 300..<400: "Redirection"
+            case 400..<500: "Client Error"
+            default: "Server Error"
+            }
+        }
+    }
+
+    /// Whether a response with this status may carry a body (RFC 9110 §6.4.1).
+    var allowsBody: Bool { !(100..<200).contains(code) && code != 204 && code != 304 }
+
+    public static let `continue`: HTTPStatus = 100
+    public static let ok: HTTPStatus = 200
+    public static let created: HTTPStatus = 201
+    public static let accepted: HTTPStatus = 202
+    public static let noContent: HTTPStatus = 204
+    public static let badRequest: HTTPStatus = 400
+    public static let unauthorized: HTTPStatus = 401
+    public static let forbidden: HTTPStatus = 403
+    public static let notFound: HTTPStatus = 404
+    public static let methodNotAllowed: HTTPStatus = 405
+    public static let requestTimeout: HTTPStatus = 408
+    public static let conflict: HTTPStatus = 409
+    public static let gone: HTTPStatus = 410
+    public static let lengthRequired: HTTPStatus = 411
+    public static let preconditionFailed: HTTPStatus = 412
+    public static let contentTooLarge: HTTPStatus = 413
+    public static let unsupportedMediaType: HTTPStatus = 415
+    public static let expectationFailed: HTTPStatus = 417
+    public static let unprocessableContent: HTTPStatus = 422
+    public static let tooManyRequests: HTTPStatus = 429
+    public static let requestHeaderFieldsTooLarge: HTTPStatus = 431
+    public static let internalServerError: HTTPStatus = 500
+    public static let notImplemented: HTTPStatus = 501
+    public static let serviceUnavailable: HTTPStatus = 503
+    public static let httpVersionNotSupported: HTTPStatus = 505
+}

@@ -1,0 +1,137 @@
+/// Maps method + path pattern to async handlers. Patterns are literal
+/// segments and `{name}` parameters (`/v1/{kind}/{id}`); a literal segment
+/// beats a parameter when both match. Build it fully before handing it to a
+/// server: it is a value, so what the server holds never changes under it.
+public struct Router: Sendable {
+    public typealias Handler = @Sendable (HTTPRequest) async throws -> HTTPResponse
+
+    private enum Segment: Sendable, Hashable {
+        case literal(String)
+        case parameter(String)
+
+        var isParameter: Bool {
+            if case .parameter = self { true } else { false }
+        }
+    }
+
+    private struct Route: Sendable {
+        let method: HTTPMethod
+        let pattern: String
+        let segments: [Segment]
+        let handler: Handler
+
+        /// The parameter bindings if `path` fits this route's pattern.
+        func match(_ path: [String]) -> [String: String]? {
+            guard path.count == segments.count else { return nil }
+            var parameters: [String: String] = [:]
+            for (segment, value) in zip(segments, path) {
+                switch segment {
+                case .literal(let literal):
+                    guard literal == value else { return nil }
+                case .parameter(let name):
+                    guard !value.isEmpty else { return nil }
+                    parameters[name] = value
+                }
+            }
+            return parameters
+        }
+
+        /// Whether this route is more specific than `other`: at the first
+        /// position where they differ in kind, this one has the literal.
+        func isMoreSpecific(than other: Route) -> Bool {
+            for (mine, theirs) in zip(segments, other.segments) where mine.isParameter != theirs.isParameter {
+                return !mine.isParameter
+            }
+            return false
+        }
+
+        /// The pattern with parameter names erased, to detect duplicates.
+        var shape: [String?] {
+            segments.map { if case .literal(let text) = $0 { text } else { nil } }
+        }
+    }
+
+    private var routes: [Route] = []
+
+    /// Sees every error a handler throws that is not an `HTTPError`, before it
+    /// becomes a generic 500, so it can be logged without reaching the client.
+    public var unexpectedErrorReporter: (@Sendable (HTTPRequest, any Error) -> Void)?
+
+    public init() {}
+
+    /// Registers `handler` for `method` on `pattern`. A malformed pattern or a
+    /// second registration of the same method and pattern is a programming
+    /// error and traps.
+    public mutating func add(_ method: HTTPMethod, _ pattern: String, _ handler: @escaping Handler) {
+        precondition(pattern.first == "/", "route pattern must start with '/': \(pattern)")
+        var segments: [Segment] = []
+        var names: Set<String> = []
+        for raw in pattern.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+            if raw.first == "{" && raw.last == "}" && raw.count > 2 {
+                let name = String(raw.dropFirst().dropLast())
+                precondition(!name.contains("{") && !name.contains("}"), "malformed parameter in \(pattern)")
+                precondition(names.insert(name).inserted, "duplicate parameter '\(name)' in \(pattern)")
+                segments.append(.parameter(name))
+            } else {
+                precondition(!raw.contains("{") && !raw.contains("}"), "malformed segment '\(raw)' in \(pattern)")
+                segments.append(.literal(String(raw)))
+            }
+        }
+        let route = Route(method: method, pattern: pattern, segments: segments, handler: handler)
+        precondition(
+            !routes.contains { $0.method == method && $0.shape == route.shape },
+            "\(method) \(pattern) registered twice")
+        routes.append(route)
+    }
+
+    public mutating func get(_ pattern: String, _ handler: @escaping Handler) { add(.get, pattern, handler) }
+    public mutating func post(_ pattern: String, _ handler: @escaping Handler) { add(.post, pattern, handler) }
+    public mutating func put(_ pattern: String, _ handler: @escaping Handler) { add(.put, pattern, handler) }
+    public mutating func patch(_ pattern: String, _ handler: @escaping Handler) { add(.patch, pattern, handler) }
+    public mutating func delete(_ pattern: String, _ handler: @escaping Handler) { add(.delete, pattern, handler) }
+
+    /// Routes `request` and runs its handler, turning every failure into a
+    /// response: no route 404, wrong method 405 (with `Allow`), `HTTPError`
+    /// its own response, anything else a generic 500. `HEAD` falls back to
+    /// the `GET` handler; the server then sends headers only. Usable
+    /// in-process, without sockets.
+    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        let candidates = routes.compactMap { route in route.match(request.pathSegments).map { (route, $0) } }
+        guard !candidates.isEmpty else {
+            return HTTPError.notFound("no route for \(request.method) \(request.path)").response
+        }
+        var chosen = Self.mostSpecific(candidates.filter { $0.0.method == request.method })
+        if chosen == nil && request.method == .head {
+            chosen = Self.mostSpecific(candidates.filter { $0.0.method == .get })
+        }
+        guard let (route, parameters) = chosen else {
+            var allowed: [HTTPMethod] = []
+            for (route, _) in candidates where !allowed.contains(route.method) {
+                allowed.append(route.method)
+            }
+            if allowed.contains(.get) && !allowed.contains(.head) {
+                allowed.append(.head)
+            }
+            return HTTPError.methodNotAllowed(allowed: allowed).response
+        }
+        var request = request
+        request.pathParameters = parameters
+        do {
+            return try await route.handler(request)
+        } catch let error as HTTPError {
+            return error.response
+        } catch {
+            unexpectedErrorReporter?(request, error)
+            return HTTPError.internalError.response
+        }
+    }
+
+    private static func mostSpecific(_ candidates: [(Route, [String: String])]) -> (Route, [String: String])? {
+        var best: (Route, [String: String])?
+        for candidate in candidates {
+            if let current = best, !candidate.0.isMoreSpecific(than: current.0) { continue }
+            best = candidate
+        }
+        return best
+    }
+}
