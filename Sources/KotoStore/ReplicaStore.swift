@@ -273,7 +273,7 @@ public final class ReplicaStore {
     /// entries are found by index, then merged by position.
     public func readLog(after position: UInt64, notCoveredBy covered: VersionVector, limit: Int) throws -> ChangeBatch {
         guard covered.covers(state.floor) else { throw ReplicaStoreError.snapshotRequired }
-        let limit = max(1, limit)
+        let limit = min(max(1, limit), WireFormat.maxChanges)
         return try database.readTransaction {
             var candidates: [(pos: UInt64, change: Change)] = []
             for (origin, held) in state.versionVector.sorted where held > covered[origin] {
@@ -315,6 +315,17 @@ public final class ReplicaStore {
         let clock = try WireFormat.decodeClock(row.blob(7) ?? [])
         return Change(dot: Dot(origin: origin, seq: UInt64(row.int64(1))), hlc: HLC(rawValue: UInt64(row.int64(2))),
                       record: record, rowID: rowID, kind: kind, fields: fields, rowClock: clock)
+    }
+
+    /// Gives the log a new incarnation id: peers then restart from position
+    /// 0 in it. Called after the database was restored from a backup, whose
+    /// log positions no longer mean what peers remember.
+    public func startNewIncarnation() throws {
+        let incarnation = UUID().lowercased
+        try database.transaction {
+            try database.run("UPDATE node_state SET incarnation = ? WHERE singleton = 1", .text(incarnation))
+        }
+        state.incarnation = incarnation
     }
 
     // MARK: Peer cursors

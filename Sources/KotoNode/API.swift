@@ -1,0 +1,255 @@
+import Foundation
+import KotoCore
+import KotoHTTP
+import KotoStore
+
+/// The node's HTTP API: records for offices, reads for the coordinator,
+/// status for admins, sync for peers. Every endpoint but `/healthz` needs
+/// a bearer token whose role opens it.
+struct API: Sendable {
+    let config: NodeConfig
+    let replica: Replica
+    let scheduler: SyncScheduler
+    let secrets: Secrets
+
+    func router() -> Router {
+        var router = Router()
+        router.unexpectedErrorReporter = { request, error in
+            Log.error("http.internal_error", ["method": request.method.rawValue, "path": request.path,
+                                              "error": String(describing: type(of: error))])
+        }
+        router.get("/healthz") { _ in APIResponse.json(.object([("status", .string("ok"))])) }
+        for kind in RecordKind.allCases {
+            let base = "/v1/\(kind.table)"
+            router.post(base, endpoint([.office]) { try await create(kind, $0) })
+            router.get(base, endpoint([.office, .coordinator]) { try await list(kind, $0) })
+            router.get("\(base)/{id}", endpoint([.office, .coordinator]) { try await show(kind, $0) })
+            router.patch("\(base)/{id}", endpoint([.office]) { try await update(kind, $0) })
+            router.delete("\(base)/{id}", endpoint([.office]) { try await simple(kind, $0, .delete, status: .noContent) })
+            router.post("\(base)/{id}/restore", endpoint([.office]) { try await simple(kind, $0, .restore, status: .ok) })
+            router.post("\(base)/{id}/erase", endpoint([.office]) { try await simple(kind, $0, .erase, status: .ok) })
+        }
+        router.get("/v1/conflicts", endpoint([.office, .coordinator, .admin]) { try await conflicts($0) })
+        router.get("/v1/status", endpoint([.admin, .coordinator]) { _ in try await status() })
+        let sync = SyncAPI(config: config, replica: replica, scheduler: scheduler)
+        router.post("/v1/sync/pull", endpoint([.peer]) { try await sync.pull($0) })
+        router.post("/v1/sync/push", endpoint([.peer]) { try await sync.push($0) })
+        router.post("/v1/sync/notify", endpoint([.peer]) { try await sync.notify($0) })
+        router.get("/v1/sync/state", endpoint([.peer]) { try await sync.state($0) })
+        return router
+    }
+
+    /// Authenticates, authorises and maps domain errors to their responses.
+    func endpoint(_ roles: Set<Role>, _ body: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) -> Router.Handler {
+        { [secrets] request in
+            guard let role = secrets.role(forAuthorization: request.headers["Authorization"]) else {
+                throw HTTPError(.unauthorized, code: "unauthorized", message: "a valid bearer token is required",
+                                headers: ["WWW-Authenticate": "Bearer"])
+            }
+            guard roles.contains(role) else {
+                throw HTTPError.forbidden("the \(role.rawValue) role may not use \(request.method.rawValue) \(request.path)")
+            }
+            do {
+                return try await body(request)
+            } catch let error as ReplicaStoreError {
+                if let response = APIResponse.response(for: error) { return response }
+                throw error
+            } catch let error as CatchUpRequired {
+                return APIResponse.error(.serviceUnavailable, code: "catching_up", message: error.description)
+            }
+        }
+    }
+
+    // MARK: Records
+
+    private func body(_ request: HTTPRequest) throws -> JSONValue {
+        do {
+            return try JSONValue.parse(request.body)
+        } catch {
+            throw HTTPError.badRequest("request body is not JSON: \(error.description)", code: "invalid_json")
+        }
+    }
+
+    private func id(_ request: HTTPRequest) throws -> UUID {
+        guard let text = request.pathParameters["id"], let id = UUID(uuidString: text) else {
+            throw HTTPError.notFound("no such record", code: "not_found")
+        }
+        return id
+    }
+
+    private func create(_ kind: RecordKind, _ request: HTTPRequest) async throws -> HTTPResponse {
+        let json = try body(request)
+        var (fields, problems) = RecordJSON.fields(from: json, kind: kind, ignoring: ["id"])
+        var id = UUID()
+        if let idValue = json["id"] {
+            if let text = idValue.stringValue, let given = UUID(uuidString: text) {
+                id = given
+            } else {
+                problems.append(FieldProblem(field: "id", reason: "must be a UUID"))
+            }
+        }
+        if !problems.isEmpty {
+            // Report the schema's problems too, except for fields already reported.
+            let reported = Set(problems.map(\.field))
+            var complete = fields
+            complete[deletedFieldName] = .bool(false)
+            problems += RecordValidator(registry: .ostrobothnianCoast).problems(in: complete, kind: kind).filter { !reported.contains($0.field) }
+            return APIResponse.invalid(problems)
+        }
+        let change = try await replica.write(kind, id: id, .create(fields, id: id))
+        scheduler.localChange()
+        Log.info("record.created", ["kind": kind.rawValue, "id": id.lowercased, "dot": change.dot.description])
+        let record = try await replica.withStore { try $0.record(kind, id: id) }
+        return APIResponse.json(record.map { APIResponse.record($0) } ?? .null, status: .created,
+                                headers: ["Location": "/v1/\(kind.table)/\(id.lowercased)"])
+    }
+
+    private func update(_ kind: RecordKind, _ request: HTTPRequest) async throws -> HTTPResponse {
+        let id = try id(request)
+        let (fields, problems) = RecordJSON.fields(from: try body(request), kind: kind)
+        if !problems.isEmpty { return APIResponse.invalid(problems) }
+        guard !fields.isEmpty else {
+            return APIResponse.invalid([FieldProblem(field: "(body)", reason: "names no field to update")])
+        }
+        let change = try await replica.write(kind, id: id, .update(fields))
+        scheduler.localChange()
+        Log.info("record.updated", ["kind": kind.rawValue, "id": id.lowercased, "dot": change.dot.description,
+                                    "fields": fields.keys.sorted().joined(separator: ",")])
+        return try await show(kind, id: id)
+    }
+
+    private func simple(_ kind: RecordKind, _ request: HTTPRequest, _ write: Replica.Write, status: HTTPStatus) async throws -> HTTPResponse {
+        let id = try id(request)
+        let change = try await replica.write(kind, id: id, write)
+        scheduler.localChange()
+        Log.info("record.\(change.kind == .erase ? "erased" : (change.kind == .delete ? "deleted" : "restored"))",
+                 ["kind": kind.rawValue, "id": id.lowercased, "dot": change.dot.description])
+        if status == .noContent { return HTTPResponse(status: .noContent) }
+        return try await show(kind, id: id)
+    }
+
+    private func show(_ kind: RecordKind, _ request: HTTPRequest) async throws -> HTTPResponse {
+        try await show(kind, id: id(request))
+    }
+
+    private func show(_ kind: RecordKind, id: UUID) async throws -> HTTPResponse {
+        let found = try await replica.withStore { store -> (StoredRecord, [OpenConflict])? in
+            guard let record = try store.record(kind, id: id) else { return nil }
+            return (record, try store.openConflicts(kind, rowID: id))
+        }
+        guard let (record, conflicts) = found else { throw HTTPError.notFound("no \(kind.rawValue) \(id.lowercased)", code: "not_found") }
+        return APIResponse.json(APIResponse.record(record, conflicts: conflicts))
+    }
+
+    private func list(_ kind: RecordKind, _ request: HTTPRequest) async throws -> HTTPResponse {
+        var query = RecordQuery()
+        var problems: [FieldProblem] = []
+        for item in request.queryItems {
+            let name = item.name, value = item.value
+            switch name {
+            case "limit":
+                guard let limit = Int(value), (1...1000).contains(limit) else {
+                    problems.append(FieldProblem(field: "limit", reason: "must be an integer from 1 to 1000"))
+                    continue
+                }
+                query.limit = limit
+            case "after":
+                guard UUID(uuidString: value) != nil else {
+                    problems.append(FieldProblem(field: "after", reason: "must be a record id"))
+                    continue
+                }
+                query.afterID = value.lowercased()
+            case "includeDeleted": query.includeDeleted = value == "true"
+            case "includeErased": query.includeErased = value == "true"
+            case "conflicted": query.onlyConflicted = value == "true"
+            default:
+                guard let spec = kind.field(named: name) else {
+                    problems.append(FieldProblem(field: name, reason: "is not a filter of \(kind.table)"))
+                    continue
+                }
+                switch spec.type {
+                case .municipalityCodes, .languageCodes: query.contains[name] = value
+                default:
+                    switch spec.type.storage {
+                    case .text: query.equals[name] = .text(value)
+                    case .integer:
+                        guard let number = Int64(value) else {
+                            problems.append(FieldProblem(field: name, reason: "must be an integer"))
+                            continue
+                        }
+                        query.equals[name] = .integer(number)
+                    case .bool:
+                        guard value == "true" || value == "false" else {
+                            problems.append(FieldProblem(field: name, reason: "must be true or false"))
+                            continue
+                        }
+                        query.equals[name] = .bool(value == "true")
+                    }
+                }
+            }
+        }
+        if !problems.isEmpty {
+            return APIResponse.error(.badRequest, code: "invalid_query", message: "invalid query parameters", problems: problems)
+        }
+        let limit = query.limit
+        query.limit = limit + 1
+        let records = try await replica.withStore { try $0.list(kind, query) }
+        let page = Array(records.prefix(limit))
+        var members: [(String, JSONValue)] = [("items", .array(page.map { APIResponse.record($0) }))]
+        members.append(("next", records.count > limit ? .string(page.last!.id.lowercased) : .null))
+        return APIResponse.json(.object(members))
+    }
+
+    private func conflicts(_ request: HTTPRequest) async throws -> HTTPResponse {
+        var kind: RecordKind?
+        if let table = request.query("kind") {
+            guard let found = RecordKind(table: table) ?? RecordKind(rawValue: table) else {
+                return APIResponse.error(.badRequest, code: "invalid_query", message: "kind must be services, clients or placements",
+                                         problems: [FieldProblem(field: "kind", reason: "unknown record kind")])
+            }
+            kind = found
+        }
+        let conflicts = try await replica.withStore { try $0.openConflicts(kind) }
+        return APIResponse.json(.object([("items", .array(conflicts.map(APIResponse.conflict)))]))
+    }
+
+    // MARK: Status
+
+    func status() async throws -> HTTPResponse {
+        let (vector, logPosition, seq, incarnation, conflictCount) = try await replica.withStore { store in
+            (store.versionVector, store.logPosition, store.seq, store.incarnation, try store.openConflictCount())
+        }
+        let catchingUp = await replica.pendingCatchUp
+        let peers = await scheduler.peerStatuses()
+        var peerItems: [JSONValue] = []
+        for peer in peers {
+            let lastError: String? = peer.state == .ok ? nil : (peer.detail ?? peer.cursor?.lastError)
+            let url: JSONValue = peer.url.map { .string($0) } ?? .null
+            let members: [(String, JSONValue)] = [
+                ("node", .string(peer.node)),
+                ("url", url),
+                ("mode", .string(peer.mode.rawValue)),
+                ("state", .string(peer.state.rawValue)),
+                ("lastSuccess", APIResponse.timestamp(peer.cursor?.lastSuccessMillis)),
+                ("lastError", lastError.map { .string($0) } ?? .null),
+                ("consecutiveFailures", .number(Double(peer.cursor?.consecutiveFailures ?? 0))),
+                ("lag", .number(Double(peer.cursor?.lag ?? 0))),
+            ]
+            peerItems.append(.object(members))
+        }
+        let catchingUpValue: JSONValue = catchingUp.map { .number(Double($0)) } ?? .bool(false)
+        let members: [(String, JSONValue)] = [
+            ("node", .string(config.node)),
+            ("versionVector", SyncProtocol.json(vector)),
+            ("logPosition", .number(Double(logPosition))),
+            ("seq", .number(Double(seq))),
+            ("incarnation", .string(incarnation)),
+            ("schemaVersion", .number(Double(config.advertisedSchemaVersion))),
+            ("protocolVersion", .number(Double(SyncProtocol.version))),
+            ("conflicts", .number(Double(conflictCount))),
+            ("catchingUp", catchingUpValue),
+            ("peers", .array(peerItems)),
+        ]
+        return APIResponse.json(.object(members))
+    }
+}

@@ -1,0 +1,248 @@
+import Foundation
+public import KotoHTTP
+public import KotoStore
+import KotoCore
+
+/// How this node talks to one peer.
+public enum PeerMode: String, Sendable, CaseIterable {
+    /// Pull from the peer (on notify and on the interval) and send it notify hints.
+    case pull
+    /// The peer cannot reach this node (a firewall): pull from it and also
+    /// push to it the batches it would have pulled.
+    case push
+    /// Never contact the peer; it reaches this node (pulls and pushes).
+    case passive
+}
+
+public struct PeerConfig: Sendable, Equatable {
+    public var node: String
+    public var url: String?
+    public var mode: PeerMode
+
+    public init(node: String, url: String?, mode: PeerMode = .pull) {
+        self.node = node
+        self.url = url
+        self.mode = mode
+    }
+}
+
+/// Client-side TLS for reaching peers through a TLS proxy.
+public struct TLSConfig: Sendable, Equatable {
+    public var caBundle: String?
+    public var clientCertificate: String?
+    public var clientKey: String?
+}
+
+/// A node's configuration, read from one JSON file. Unknown keys and bad
+/// values are errors that name the key, so a typo never silently falls
+/// back to a default.
+public struct NodeConfig: Sendable {
+    public var node: String
+    public var host = "127.0.0.1"
+    public var port = 7100
+    public var dataDirectory: String
+    public var secretsFile: String
+    public var peers: [PeerConfig] = []
+    public var syncInterval: Duration = .seconds(30)
+    public var batchSize = 1000
+    public var maxClockAhead: Duration = .seconds(300)
+    public var backoffInitial: Duration = .seconds(1)
+    public var backoffMax: Duration = .seconds(60)
+    public var connectTimeout: Duration = .seconds(3)
+    public var requestTimeout: Duration = .seconds(30)
+    public var shutdownGrace: Duration = .seconds(10)
+    public var synchronous: SynchronousMode = .full
+    public var limits = HTTPServer.Limits()
+    public var tls: TLSConfig?
+    /// Loads the deterministic demo region's records of this office into an empty store.
+    public var demoSeed: UInt64?
+    /// The schema version this node announces to peers (tests of version mismatch set it).
+    public var advertisedSchemaVersion = ReplicaStore.schemaVersion
+
+    public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("\(node).sqlite") }
+
+    public init(node: String, dataDirectory: String, secretsFile: String) {
+        self.node = node
+        self.dataDirectory = dataDirectory
+        self.secretsFile = secretsFile
+    }
+}
+
+/// A configuration problem, naming the key (as a JSON path) and the reason.
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let key: String
+    public let reason: String
+
+    public init(key: String, reason: String) {
+        self.key = key
+        self.reason = reason
+    }
+
+    public var description: String { key.isEmpty ? reason : "\(key): \(reason)" }
+}
+
+extension NodeConfig {
+    /// Reads and checks a config file; relative paths in it are relative to the file.
+    public static func load(path: String) throws(ConfigError) -> NodeConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(key: "", reason: "cannot read config file \(path)")
+        }
+        let base = ((path as NSString).deletingLastPathComponent as NSString).standardizingPath
+        return try parse(Array(data), baseDirectory: base.isEmpty ? "." : base)
+    }
+
+    public static func parse(_ bytes: [UInt8], baseDirectory: String) throws(ConfigError) -> NodeConfig {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes)
+        } catch {
+            throw ConfigError(key: "", reason: error.description)
+        }
+        var reader = try ObjectReader(json, path: "")
+        let node = try reader.string("node", required: true)!
+        guard NodeID.isValid(node) else { throw ConfigError(key: "node", reason: "must be 1–64 characters of a-z, 0-9, - and _") }
+        func resolve(_ path: String) -> String {
+            path.hasPrefix("/") ? path : ((baseDirectory as NSString).appendingPathComponent(path) as NSString).standardizingPath
+        }
+        var config = NodeConfig(node: node, dataDirectory: resolve(try reader.string("dataDirectory", required: true)!),
+                                secretsFile: resolve(try reader.string("secretsFile", required: true)!))
+        if var listen = try reader.object("listen") {
+            config.host = try listen.string("host") ?? config.host
+            config.port = try listen.integer("port", in: 1...65535).map(Int.init) ?? config.port
+            try listen.finish()
+        }
+        if let peers = try reader.array("peers") {
+            var seen: Set<String> = [node]
+            for (index, element) in peers.enumerated() {
+                var peer = try ObjectReader(element, path: "peers[\(index)]")
+                let peerNode = try peer.string("node", required: true)!
+                guard NodeID.isValid(peerNode) else { throw ConfigError(key: "peers[\(index)].node", reason: "invalid node id") }
+                guard seen.insert(peerNode).inserted else {
+                    throw ConfigError(key: "peers[\(index)].node", reason: "names this node or a peer twice")
+                }
+                let modeText = try peer.string("mode") ?? PeerMode.pull.rawValue
+                guard let mode = PeerMode(rawValue: modeText) else {
+                    throw ConfigError(key: "peers[\(index)].mode", reason: "must be one of: pull, push, passive")
+                }
+                let url = try peer.string("url")
+                if mode != .passive {
+                    guard let url else { throw ConfigError(key: "peers[\(index)].url", reason: "is required unless mode is passive") }
+                    guard url.hasPrefix("http://") || url.hasPrefix("https://"), URL(string: url)?.host != nil else {
+                        throw ConfigError(key: "peers[\(index)].url", reason: "must be an http:// or https:// URL")
+                    }
+                }
+                try peer.finish()
+                config.peers.append(PeerConfig(node: peerNode, url: url.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }, mode: mode))
+            }
+        }
+        if var sync = try reader.object("sync") {
+            config.syncInterval = try sync.seconds("intervalSeconds") ?? config.syncInterval
+            config.batchSize = try sync.integer("batchSize", in: 1...100_000).map(Int.init) ?? config.batchSize
+            config.maxClockAhead = try sync.seconds("maxClockAheadSeconds") ?? config.maxClockAhead
+            config.backoffInitial = try sync.seconds("backoffInitialSeconds") ?? config.backoffInitial
+            config.backoffMax = try sync.seconds("backoffMaxSeconds") ?? config.backoffMax
+            config.connectTimeout = try sync.seconds("connectTimeoutSeconds") ?? config.connectTimeout
+            config.requestTimeout = try sync.seconds("requestTimeoutSeconds") ?? config.requestTimeout
+            try sync.finish()
+        }
+        if let durability = try reader.string("durability") {
+            guard let mode = SynchronousMode(rawValue: durability.uppercased()) else {
+                throw ConfigError(key: "durability", reason: "must be one of: full, normal, off")
+            }
+            config.synchronous = mode
+        }
+        config.shutdownGrace = try reader.seconds("shutdownGraceSeconds") ?? config.shutdownGrace
+        if var limits = try reader.object("limits") {
+            var value = config.limits
+            value.maxHeaderBytes = try limits.integer("maxHeaderBytes", in: 1024...1_048_576).map(Int.init) ?? value.maxHeaderBytes
+            value.maxHeaderCount = try limits.integer("maxHeaderCount", in: 8...1000).map(Int.init) ?? value.maxHeaderCount
+            value.maxBodyBytes = try limits.integer("maxBodyBytes", in: 1024...1_073_741_824).map(Int.init) ?? value.maxBodyBytes
+            value.idleTimeout = try limits.seconds("idleTimeoutSeconds") ?? value.idleTimeout
+            value.requestTimeout = try limits.seconds("readTimeoutSeconds") ?? value.requestTimeout
+            value.writeTimeout = try limits.seconds("writeTimeoutSeconds") ?? value.writeTimeout
+            value.maxConnections = try limits.integer("maxConnections", in: 1...100_000).map(Int.init) ?? value.maxConnections
+            try limits.finish()
+            config.limits = value
+        }
+        if var tls = try reader.object("tls") {
+            config.tls = TLSConfig(caBundle: try tls.string("caBundle").map(resolve),
+                                   clientCertificate: try tls.string("clientCertificate").map(resolve),
+                                   clientKey: try tls.string("clientKey").map(resolve))
+            if (config.tls?.clientCertificate == nil) != (config.tls?.clientKey == nil) {
+                throw ConfigError(key: "tls", reason: "clientCertificate and clientKey go together")
+            }
+            try tls.finish()
+        }
+        if let seed = try reader.integer("demoSeed", in: 0...Int64.max) { config.demoSeed = UInt64(seed) }
+        try reader.finish()
+        return config
+    }
+}
+
+/// Reads members of one JSON object and, at `finish()`, refuses any member
+/// nobody asked for.
+struct ObjectReader {
+    private let members: [(String, JSONValue)]
+    private let path: String
+    private var used: Set<String> = []
+
+    init(_ value: JSONValue, path: String) throws(ConfigError) {
+        guard let members = value.objectMembers else {
+            throw ConfigError(key: path, reason: "must be a JSON object")
+        }
+        self.members = members
+        self.path = path
+    }
+
+    private func key(_ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
+
+    private mutating func value(_ name: String) -> JSONValue? {
+        used.insert(name)
+        guard let value = members.first(where: { $0.0 == name })?.1 else { return nil }
+        if case .null = value { return nil }
+        return value
+    }
+
+    mutating func string(_ name: String, required: Bool = false) throws(ConfigError) -> String? {
+        guard let value = value(name) else {
+            if required { throw ConfigError(key: key(name), reason: "is required") }
+            return nil
+        }
+        guard let text = value.stringValue, !text.isEmpty else { throw ConfigError(key: key(name), reason: "must be a non-empty string") }
+        return text
+    }
+
+    mutating func integer(_ name: String, in range: ClosedRange<Int64>) throws(ConfigError) -> Int64? {
+        guard let value = value(name) else { return nil }
+        guard let number = value.int64Value else { throw ConfigError(key: key(name), reason: "must be an integer") }
+        guard range.contains(number) else {
+            throw ConfigError(key: key(name), reason: "must be between \(range.lowerBound) and \(range.upperBound)")
+        }
+        return number
+    }
+
+    mutating func seconds(_ name: String) throws(ConfigError) -> Duration? {
+        guard let value = value(name) else { return nil }
+        guard let number = value.doubleValue, number > 0, number <= 86_400 * 7 else {
+            throw ConfigError(key: key(name), reason: "must be a number of seconds greater than 0")
+        }
+        return .milliseconds(Int64((number * 1000).rounded()))
+    }
+
+    mutating func object(_ name: String) throws(ConfigError) -> ObjectReader? {
+        guard let value = value(name) else { return nil }
+        return try ObjectReader(value, path: key(name))
+    }
+
+    mutating func array(_ name: String) throws(ConfigError) -> [JSONValue]? {
+        guard let value = value(name) else { return nil }
+        guard let items = value.arrayValue else { throw ConfigError(key: key(name), reason: "must be an array") }
+        return items
+    }
+
+    func finish() throws(ConfigError) {
+        if let unknown = members.first(where: { !used.contains($0.0) }) {
+            throw ConfigError(key: key(unknown.0), reason: "unknown key")
+        }
+    }
+}

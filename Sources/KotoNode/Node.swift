@@ -1,0 +1,78 @@
+import Foundation
+import KotoCore
+import KotoHTTP
+import KotoSeed
+import KotoStore
+
+/// One office's daemon: the replica, the sync links and the HTTP API,
+/// started together and stopped in reverse order.
+public final class Node: Sendable {
+    public let config: NodeConfig
+    public let replica: Replica
+    public let scheduler: SyncScheduler
+    let server: HTTPServer
+
+    /// The port the API listens on (the configured one, or the one chosen for port 0).
+    public var port: Int { server.port }
+
+    /// Opens the store (creating it, and loading the demo region's records
+    /// when `demoSeed` is set and the store is new) and binds the listener.
+    public init(config: NodeConfig, secrets: Secrets) throws {
+        self.config = config
+        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        var options = StoreOptions()
+        options.synchronous = config.synchronous
+        options.maxClockAheadMillis = UInt64(config.maxClockAhead.components.seconds * 1000
+            + config.maxClockAhead.components.attoseconds / 1_000_000_000_000_000)
+        let store = try ReplicaStore(path: config.databasePath, nodeID: config.node, options: options)
+        if let seed = config.demoSeed, store.logPosition == 0 {
+            try Self.loadDemoRegion(into: store, seed: seed)
+        }
+        replica = Replica(store: store)
+        scheduler = try SyncScheduler(config: config, replica: replica, secrets: secrets)
+        let api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets)
+        server = try HTTPServer(host: config.host, port: config.port, limits: config.limits, router: api.router())
+    }
+
+    /// This office's share of the deterministic demo region, written as local writes in one transaction.
+    static func loadDemoRegion(into store: ReplicaStore, seed: UInt64) throws {
+        let parts = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "Europe/Helsinki")!, from: Date())
+        let today = LocalDate(year: parts.year!, month: parts.month!, day: parts.day!)!
+        let records = DemoRegion.generate(seed: seed, today: today).records(for: store.nodeID)
+        try store.batch {
+            for record in records {
+                try store.create(record.kind, id: record.id, fields: record.fields)
+            }
+        }
+        Log.info("node.demo_loaded", ["node": store.nodeID, "records": String(records.count)])
+    }
+
+    /// Serves until `shutdown()`; then stops the sync links and returns.
+    /// `restored`: the operator says the database came back from a backup.
+    public func run(restored: Bool = false) async throws {
+        Log.info("node.started", ["node": config.node, "host": config.host, "port": String(port),
+                                  "peers": config.peers.map(\.node).joined(separator: ",")])
+        await scheduler.probePeers()
+        let target = await replica.pendingCatchUp
+        if restored || target != nil {
+            // Peers hold more of this node's changes than it does: it was
+            // restored. Its log positions are not the ones peers remember.
+            try await replica.startNewIncarnation()
+            Log.warning("node.restored", ["node": config.node, "ownSeqAtPeers": target.map(String.init) ?? "unknown"])
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.server.run() }
+            group.addTask { await self.scheduler.run() }
+            _ = try await group.next()
+            group.cancelAll()
+        }
+        Log.info("node.stopped", ["node": config.node])
+    }
+
+    /// Stops accepting connections; requests in flight get `shutdownGrace` to finish.
+    public func shutdown() {
+        Log.info("node.stopping", ["node": config.node])
+        server.shutdown(gracePeriod: config.shutdownGrace)
+    }
+}

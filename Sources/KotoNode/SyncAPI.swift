@@ -1,0 +1,106 @@
+import Foundation
+import KotoCore
+import KotoHTTP
+import KotoStore
+
+/// The peer side of the sync protocol.
+struct SyncAPI: Sendable {
+    let config: NodeConfig
+    let replica: Replica
+    let scheduler: SyncScheduler
+
+    /// 409 when the peer speaks another protocol or schema version; the
+    /// message says which and both sides' values.
+    private func checkVersions(peer: String, protocolVersion: Int?, schemaVersion: Int?) async throws {
+        var differences: [String] = []
+        if protocolVersion != SyncProtocol.version {
+            differences.append("protocol version differs: \(config.node) speaks \(SyncProtocol.version), \(peer) \(protocolVersion.map(String.init) ?? "none")")
+        }
+        if schemaVersion != config.advertisedSchemaVersion {
+            differences.append("schema version differs: \(config.node) has \(config.advertisedSchemaVersion), \(peer) \(schemaVersion.map(String.init) ?? "none")")
+        }
+        guard differences.isEmpty else {
+            let message = differences.joined(separator: "; ")
+            Log.warning("sync.version_mismatch", ["peer": peer, "reason": message])
+            try? await replica.recordPeerFailure(peer, message: message)
+            throw HTTPError(.conflict, code: "version_mismatch", message: message)
+        }
+    }
+
+    private func peerNode(_ request: HTTPRequest) throws -> String {
+        guard let node = request.headers[SyncProtocol.Header.node], NodeID.isValid(node), node != config.node else {
+            throw HTTPError.badRequest("header \(SyncProtocol.Header.node) must name the calling node", code: "invalid_header")
+        }
+        return node
+    }
+
+    func pull(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(request.body)
+        } catch {
+            throw HTTPError.badRequest("request body is not JSON: \(error.description)", code: "invalid_json")
+        }
+        let pull: PullRequest
+        switch PullRequest.parse(json) {
+        case .success(let parsed): pull = parsed
+        case .failure(let problem):
+            return APIResponse.error(.badRequest, code: "invalid_request", message: problem.description, problems: [problem])
+        }
+        try await checkVersions(peer: pull.node, protocolVersion: pull.protocolVersion, schemaVersion: pull.schemaVersion)
+        let (batch, logPosition) = try await replica.withStore { store in
+            (try store.readLog(after: pull.since, notCoveredBy: pull.versionVector, limit: pull.limit), store.logPosition)
+        }
+        return HTTPResponse(status: .ok, headers: [
+            "Content-Type": SyncProtocol.batchContentType,
+            SyncProtocol.Header.logPosition: String(logPosition),
+            SyncProtocol.Header.node: config.node,
+        ], body: WireFormat.encode(batch))
+    }
+
+    func push(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let peer = try peerNode(request)
+        try await checkVersions(peer: peer, protocolVersion: request.headers[SyncProtocol.Header.protocolVersion].flatMap { Int($0) },
+                                schemaVersion: request.headers[SyncProtocol.Header.schemaVersion].flatMap { Int($0) })
+        let batch: ChangeBatch
+        do {
+            batch = try WireFormat.decode(request.body)
+        } catch {
+            throw HTTPError.badRequest(error.description, code: "invalid_batch")
+        }
+        let result = try await replica.apply(batch, from: peer)
+        if let position = request.headers[SyncProtocol.Header.logPosition].flatMap({ UInt64($0) }) {
+            try await replica.recordPeerLogPosition(peer, position: position)
+        }
+        if result.applied > 0 {
+            Log.info("sync.pushed_in", ["peer": peer, "applied": String(result.applied), "skipped": String(result.skipped)])
+            scheduler.changesArrived(from: peer)
+        }
+        return APIResponse.json(try await state(for: peer).json)
+    }
+
+    func notify(_ request: HTTPRequest) async throws -> HTTPResponse {
+        guard let node = (try? JSONValue.parse(request.body))?["node"]?.stringValue, NodeID.isValid(node) else {
+            return APIResponse.error(.badRequest, code: "invalid_request", message: "body must be {\"node\": <node id>}",
+                                     problems: [FieldProblem(field: "node", reason: "must be a valid node id")])
+        }
+        scheduler.notified(by: node)
+        return HTTPResponse(status: .accepted)
+    }
+
+    func state(_ request: HTTPRequest) async throws -> HTTPResponse {
+        guard let node = request.query("node"), NodeID.isValid(node) else {
+            return APIResponse.error(.badRequest, code: "invalid_query", message: "query parameter node must name the asking node",
+                                     problems: [FieldProblem(field: "node", reason: "must be a valid node id")])
+        }
+        return APIResponse.json(try await state(for: node).json)
+    }
+
+    private func state(for peer: String) async throws -> PeerState {
+        let local = await replica.syncState()
+        let cursor = try await replica.peerCursor(peer)
+        return PeerState(node: config.node, protocolVersion: SyncProtocol.version, schemaVersion: config.advertisedSchemaVersion,
+                         versionVector: local.versionVector, logPosition: local.logPosition, incarnation: local.incarnation,
+                         cursorPosition: cursor?.position ?? 0, cursorIncarnation: cursor?.incarnation)
+    }
+}

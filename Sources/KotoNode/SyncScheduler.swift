@@ -1,0 +1,123 @@
+import Foundation
+import KotoCore
+import KotoHTTP
+public import KotoStore
+
+/// Runs every peer link and the notify hints. A local write or a batch
+/// that brought news wakes the links that push and sends a hint to the
+/// peers that pull, never blocking the write.
+public final class SyncScheduler: Sendable {
+    let links: [String: PeerLink]
+    private let hints: [String: HintSender]
+    private let replica: Replica
+
+    init(config: NodeConfig, replica: Replica, secrets: Secrets) throws {
+        self.replica = replica
+        var links: [String: PeerLink] = [:]
+        var hints: [String: HintSender] = [:]
+        let relay = RelayBox()
+        for peer in config.peers {
+            links[peer.node] = try PeerLink(peer: peer, config: config, replica: replica, secrets: secrets) { source in
+                relay.scheduler?.changesArrived(from: source)
+            }
+            if peer.mode == .pull, let url = peer.url {
+                hints[peer.node] = try HintSender(peer: peer.node, url: url, node: config.node, token: secrets.peerToken,
+                                                  connectTimeout: config.connectTimeout)
+            }
+        }
+        self.links = links
+        self.hints = hints
+        relay.scheduler = self
+    }
+
+    /// Runs the links and hint senders until the task is cancelled.
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            for link in links.values { group.addTask { await link.run() } }
+            for hint in hints.values { group.addTask { await hint.run() } }
+        }
+    }
+
+    /// A local write happened.
+    public func localChange() {
+        changesArrived(from: nil)
+    }
+
+    /// New changes are held (local, or applied from `source`): tell everyone else.
+    func changesArrived(from source: String?) {
+        for (node, link) in links where node != source && link.peer.mode == .push { link.signal.wake() }
+        for (node, hint) in hints where node != source { hint.signal.wake() }
+    }
+
+    /// A peer says it has news: pull it now.
+    public func notified(by peer: String) {
+        links[peer]?.signal.wake()
+    }
+
+    /// Pulls from every contactable peer once, now.
+    public func syncAll() {
+        for link in links.values { link.signal.wake() }
+    }
+
+    /// Status of each configured peer, with what the store knows of it.
+    public func peerStatuses() async -> [PeerStatus] {
+        var statuses: [PeerStatus] = []
+        for (node, link) in links.sorted(by: { $0.key < $1.key }) {
+            let cursor = try? await replica.peerCursor(node)
+            statuses.append(PeerStatus(node: node, url: link.peer.url, mode: link.peer.mode, state: await link.state,
+                                       detail: await link.detail, cursor: cursor))
+        }
+        return statuses
+    }
+
+    /// At startup: asks each contactable peer how many of this node's own
+    /// changes it holds, so a node restored from an old backup catches up
+    /// before it hands out a seq again.
+    func probePeers() async {
+        await withTaskGroup(of: Void.self) { group in
+            for link in links.values { group.addTask { _ = await link.probeState() } }
+        }
+    }
+}
+
+/// Lets link callbacks reach the scheduler that owns them, set once after init.
+private final class RelayBox: @unchecked Sendable {
+    weak var scheduler: SyncScheduler?
+}
+
+public struct PeerStatus: Sendable {
+    public let node: String
+    public let url: String?
+    public let mode: PeerMode
+    public let state: LinkState
+    public let detail: String?
+    public let cursor: PeerCursor?
+}
+
+/// Sends "I have news" to one peer, coalescing bursts into one request.
+final class HintSender: Sendable {
+    let signal = WakeSignal()
+    private let peer: String
+    private let url: String
+    private let body: [UInt8]
+    private let token: String
+    private let client: AsyncHTTPClient
+
+    init(peer: String, url: String, node: String, token: String, connectTimeout: Duration) throws {
+        self.peer = peer
+        self.url = url
+        self.token = token
+        body = JSONValue.object([("node", .string(node))]).serializedBytes
+        client = try AsyncHTTPClient(configuration: HTTPClient.Configuration(connectTimeout: connectTimeout, totalTimeout: .seconds(5)))
+    }
+
+    func run() async {
+        while !Task.isCancelled {
+            await signal.wait(timeout: .seconds(3600))
+            if Task.isCancelled { break }
+            // A hint is only a hint: a failure is fine, the interval pull covers it.
+            _ = try? await client.send(.post, "\(url)/v1/sync/notify",
+                                       headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"], body: body)
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Glibc
+import KotoNode
+
+// kotosyncd: one office's kotosync daemon. Thin: parse arguments, load the
+// configuration and secrets, run the node, stop it on SIGTERM/SIGINT.
+
+let usage = """
+usage: kotosyncd --config PATH
+
+Runs one office's kotosync node: the local SQLite replica, sync with the
+configured peers over HTTP, and the API (see README.md).
+
+options:
+  --config PATH   JSON configuration file (see Config/ for examples)
+  --restored      the database was just restored from a backup: start a new
+                  log incarnation so peers re-read this node's log from 0
+  -h, --help      show this help
+
+environment:
+  KOTOSYNC_SCHEMA_VERSION   announce another schema version to peers (testing only)
+
+Stops gracefully on SIGTERM or SIGINT: no new connections, requests and the
+batch in flight finish, the database closes. A second signal, or the
+configured shutdownGraceSeconds plus 5 s, ends it at once.
+"""
+
+func fail(_ message: String, code: Int32 = 2) -> Never {
+    FileHandle.standardError.write(Data("kotosyncd: \(message)\n".utf8))
+    exit(code)
+}
+
+var arguments = CommandLine.arguments.dropFirst()
+var configPath: String?
+var restored = false
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "-h", "--help":
+        print(usage)
+        exit(0)
+    case "--restored":
+        restored = true
+    case "--config":
+        guard let path = arguments.popFirst() else { fail("--config needs a path") }
+        configPath = path
+    default:
+        fail("unknown argument \(argument); see --help")
+    }
+}
+guard let configPath else { fail("--config PATH is required; see --help") }
+
+let config: NodeConfig
+let secrets: Secrets
+do {
+    var loaded = try NodeConfig.load(path: configPath)
+    if let override = ProcessInfo.processInfo.environment["KOTOSYNC_SCHEMA_VERSION"] {
+        guard let version = Int(override) else { fail("KOTOSYNC_SCHEMA_VERSION must be an integer") }
+        loaded.advertisedSchemaVersion = version
+    }
+    config = loaded
+    secrets = try Secrets.load(path: config.secretsFile)
+} catch {
+    fail("configuration error: \(error)")
+}
+
+signal(SIGPIPE, SIG_IGN)
+let node: Node
+do {
+    node = try Node(config: config, secrets: secrets)
+} catch {
+    fail("cannot start: \(error)", code: 1)
+}
+
+// Signals arrive on a dispatch queue instead of interrupting arbitrary code.
+signal(SIGTERM, SIG_IGN)
+signal(SIGINT, SIG_IGN)
+let signalQueue = DispatchQueue(label: "kotosyncd.signals")
+nonisolated(unsafe) var stopping = false
+var sources: [any DispatchSourceSignal] = []
+for number in [SIGTERM, SIGINT] {
+    let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
+    source.setEventHandler {
+        if stopping {
+            FileHandle.standardError.write(Data("level=warning event=node.forced_exit\n".utf8))
+            exit(1)
+        }
+        stopping = true
+        node.shutdown()
+        let deadline = config.shutdownGrace + .seconds(5)
+        signalQueue.asyncAfter(deadline: .now() + .milliseconds(Int(deadline.components.seconds * 1000))) {
+            FileHandle.standardError.write(Data("level=error event=node.shutdown_deadline_passed\n".utf8))
+            exit(1)
+        }
+    }
+    source.resume()
+    sources.append(source)
+}
+
+let finished = DispatchSemaphore(value: 0)
+nonisolated(unsafe) var exitCode: Int32 = 0
+Task.detached {
+    do {
+        try await node.run(restored: restored)
+    } catch {
+        FileHandle.standardError.write(Data("level=error event=node.failed error=\"\(error)\"\n".utf8))
+        exitCode = 1
+    }
+    finished.signal()
+}
+finished.wait()  // the main thread only waits; the node runs on the cooperative pool
+exit(exitCode)

@@ -1,0 +1,3 @@
+import Testing
+
+@Test func placeholderKotoNode() { #expect(Bool(true)) }

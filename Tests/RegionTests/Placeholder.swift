@@ -1,0 +1,3 @@
+import Testing
+
+@Test func placeholderRegion() { #expect(Bool(true)) }
