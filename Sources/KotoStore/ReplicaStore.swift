@@ -136,8 +136,12 @@ public final class ReplicaStore {
             let written: FieldMap
             var changeKind = ChangeKind.upsert
             switch operation {
-            case .create(let fields):
+            case .create(var fields):
                 guard !row.exists else { throw ReplicaStoreError.alreadyExists(kind, id) }
+                // A full record may carry `deleted: false`; a new record is never deleted.
+                if fields[deletedFieldName] == .bool(false) || fields[deletedFieldName] == .null {
+                    fields[deletedFieldName] = nil
+                }
                 var all: FieldMap = [:]
                 for spec in kind.fields { all[spec.name] = fields[spec.name] ?? .null }
                 for (name, value) in fields where kind.field(named: name) == nil { all[name] = value }

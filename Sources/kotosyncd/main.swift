@@ -96,16 +96,10 @@ for number in [SIGTERM, SIGINT] {
     sources.append(source)
 }
 
-let finished = DispatchSemaphore(value: 0)
-nonisolated(unsafe) var exitCode: Int32 = 0
-Task.detached {
-    do {
-        try await node.run(restored: restored)
-    } catch {
-        FileHandle.standardError.write(Data("level=error event=node.failed error=\"\(error)\"\n".utf8))
-        exitCode = 1
-    }
-    finished.signal()
+do {
+    try await node.run(restored: restored)
+} catch {
+    FileHandle.standardError.write(Data("level=error event=node.failed error=\"\(error)\"\n".utf8))
+    exit(1)
 }
-finished.wait()  // the main thread only waits; the node runs on the cooperative pool
-exit(exitCode)
+exit(0)
