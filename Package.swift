@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(name: "kotosyncd", dependencies: ["KotoNode"], swiftSettings: strict),
         .executableTarget(
             name: "kotosync-bench",
-            dependencies: ["KotoCore", "KotoStore", "CSQLite"],
+            dependencies: ["KotoCore", "KotoStore", "KotoHTTP", "CSQLite"],
             swiftSettings: strict
         ),
         .testTarget(name: "KotoCoreTests", dependencies: ["KotoCore"], swiftSettings: strict),

@@ -137,16 +137,20 @@ final class Connection {
         return keepAlive ? .keepOpen : .lingerAndClose
     }
 
-    /// Runs the router in a task and waits for it on this thread, giving up
-    /// (and cancelling the task) only if the server aborts.
+    /// Runs the router in a task whose jobs this thread executes while it
+    /// waits (it has nothing else to do), giving up (and cancelling the
+    /// task) only if the server aborts. Handlers thus never queue for
+    /// Swift's small cooperative pool, which CPU-heavy work elsewhere in the
+    /// process can keep busy for seconds.
     private func respond(to request: HTTPRequest) -> HTTPResponse? {
-        let slot = ResponseSlot()
+        let executor = HandlerExecutor()
         let router = server.router
-        let task = Task.detached {
-            slot.fulfil(await router.handle(request))
+        let task = Task.detached(executorPreference: executor) {
+            executor.fulfil(await router.handle(request))
         }
+        defer { executor.close() }
         while true {
-            if let response = slot.wait(for: HTTPServer.pollSlice) { return response }
+            if let response = executor.runJobs(for: HTTPServer.pollSlice) { return response }
             if server.phase == .aborting {
                 task.cancel()
                 return nil
@@ -247,21 +251,80 @@ final class Connection {
     }
 }
 
-/// Carries a handler's response from its task to the waiting connection thread.
-final class ResponseSlot: Sendable {
-    private let semaphore = DispatchSemaphore(value: 0)
-    private let response = Mutex<HTTPResponse?>(nil)
-
-    func fulfil(_ value: HTTPResponse) {
-        response.withLock { $0 = value }
-        semaphore.signal()
+/// The task executor of one handler task: its jobs run on the connection
+/// thread that waits for the response (`runJobs`), and the response is
+/// handed over the same way. Once the connection stops waiting (`close`),
+/// remaining and later jobs go to the global concurrent executor, so an
+/// abandoned, cancelled handler still gets to finish.
+final class HandlerExecutor: TaskExecutor {
+    private struct State {
+        var jobs: [UnownedJob] = []
+        var response: HTTPResponse?
+        var closed = false
     }
 
-    /// The response, or nil if it did not arrive within `timeout`.
-    func wait(for timeout: Duration) -> HTTPResponse? {
-        let nanoseconds = Int(timeout.components.seconds) * 1_000_000_000
-            + Int(timeout.components.attoseconds / 1_000_000_000)
-        guard semaphore.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .success else { return nil }
-        return response.withLock { $0 }
+    private let state = Mutex(State())
+    /// Signalled for every job and for the response; extra signals only
+    /// cause an extra look at `state`.
+    private let wakeUp = DispatchSemaphore(value: 0)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let accepted = state.withLock { state in
+            guard !state.closed else { return false }
+            state.jobs.append(job)
+            return true
+        }
+        if accepted {
+            wakeUp.signal()
+        } else {
+            globalConcurrentExecutor.enqueue(ExecutorJob(job))
+        }
+    }
+
+    func fulfil(_ response: HTTPResponse) {
+        state.withLock { $0.response = response }
+        wakeUp.signal()
+    }
+
+    /// Runs queued jobs on the calling thread until the response arrives
+    /// (returned) or `timeout` passes without it (nil).
+    func runJobs(for timeout: Duration) -> HTTPResponse? {
+        let deadline = DispatchTime.now() + .nanoseconds(Int(clamping: timeout.nanoseconds))
+        while true {
+            let (job, response) = state.withLock { state in
+                (state.jobs.isEmpty ? nil : state.jobs.removeFirst(), state.response)
+            }
+            if let response { return response }
+            if let job {
+                job.runSynchronously(on: asUnownedTaskExecutor())
+                continue
+            }
+            guard wakeUp.wait(timeout: deadline) == .success else { return nil }
+        }
+    }
+
+    /// Stops running jobs on the connection thread; hands any left over to
+    /// the global executor.
+    func close() {
+        let leftovers = state.withLock { state in
+            state.closed = true
+            defer { state.jobs.removeAll() }
+            return state.jobs
+        }
+        for job in leftovers {
+            globalConcurrentExecutor.enqueue(ExecutorJob(job))
+        }
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, saturating.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return seconds < 0 ? .min : .max }
+        let (total, overflowed) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
+        return overflowed ? .max : total
     }
 }

@@ -16,9 +16,10 @@ public enum HTTPServerError: Error, Sendable, Hashable {
 ///
 /// Each admitted connection gets its own thread doing non-blocking I/O with
 /// `poll`, so a slow client only ever holds its own thread, and every wait
-/// has a deadline. Handlers run as Swift tasks; the connection thread waits
-/// for their result. Shape: create (binds at once, so `port` is known),
-/// `run()` until `shutdown()`.
+/// has a deadline. Handlers run as Swift tasks whose jobs the connection
+/// thread executes while it waits for their result, so they do not depend
+/// on a free thread in Swift's cooperative pool. Shape: create (binds at
+/// once, so `port` is known), `run()` until `shutdown()`.
 public final class HTTPServer: Sendable {
     /// Hard limits that bound what one client can make the server hold.
     public struct Limits: Sendable, Hashable {

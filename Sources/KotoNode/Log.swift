@@ -1,7 +1,8 @@
 import Foundation
+import Glibc
 import Synchronization
 
-/// One line per event on stderr, `key=value` pairs after the event name, so
+/// One line per event on stderr (Unix time, level, event, then `key=value` pairs), so
 /// journald and grep both read it. Callers pass ids, counts and node names:
 /// never record field values (they may be personal data).
 public enum Log {
@@ -25,7 +26,10 @@ public enum Log {
 
     private static func write(_ level: Level, _ event: String, _ details: KeyValuePairs<String, String>) {
         guard isEnabled else { return }
-        var line = "level=\(level.rawValue) event=\(event)"
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let millis = Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+        var line = "ts=\(millis / 1000).\(String(1000 + millis % 1000).dropFirst()) level=\(level.rawValue) event=\(event)"
         for (key, value) in details {
             line += " \(key)=\(quote(value))"
         }

@@ -53,20 +53,29 @@ public final class Node: Sendable {
     public func run(restored: Bool = false) async throws {
         Log.info("node.started", ["node": config.node, "host": config.host, "port": String(port),
                                   "peers": config.peers.map(\.node).joined(separator: ",")])
-        await scheduler.probePeers()
-        let target = await replica.pendingCatchUp
-        if restored || target != nil {
-            // Peers hold more of this node's changes than it does: it was
-            // restored. Its log positions are not the ones peers remember.
-            try await replica.startNewIncarnation()
-            Log.warning("node.restored", ["node": config.node, "ownSeqAtPeers": target.map(String.init) ?? "unknown"])
+        await replica.beginStartupCheck()
+        // Serve at once (peers starting at the same time probe us too); the
+        // sync links and the restore check run beside the server.
+        let background = Task {
+            await scheduler.probePeers()
+            let target = await replica.pendingCatchUp
+            if restored || target != nil {
+                // Peers hold more of this node's changes than it does: it was
+                // restored. Its log positions are not the ones peers remember.
+                do {
+                    try await replica.startNewIncarnation()
+                } catch {
+                    Log.error("node.incarnation_failed", ["error": String(describing: error)])
+                }
+                Log.warning("node.restored", ["node": config.node, "ownSeqAtPeers": target.map(String.init) ?? "unknown"])
+            }
+            await replica.endStartupCheck()
+            await scheduler.run()
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.server.run() }
-            group.addTask { await self.scheduler.run() }
-            _ = try await group.next()
-            group.cancelAll()
-        }
+        defer { background.cancel() }
+        try await server.run()
+        background.cancel()
+        _ = await background.value
         Log.info("node.stopped", ["node": config.node])
     }
 

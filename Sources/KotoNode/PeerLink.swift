@@ -97,6 +97,10 @@ actor PeerLink {
         return capped * Double.random(in: 0.5...1.0)
     }
 
+    static func milliseconds(_ duration: Duration) -> String {
+        String(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+
     static func describe(_ error: any Error) -> String {
         if let error = error as? HTTPClientError { return error.message }
         return String(describing: error)
@@ -136,8 +140,10 @@ actor PeerLink {
             let request = PullRequest(node: config.node, protocolVersion: SyncProtocol.version,
                                       schemaVersion: config.advertisedSchemaVersion, versionVector: local.versionVector,
                                       since: cursor?.position ?? 0, limit: config.batchSize)
+            let started = ContinuousClock.now
             let response = try await client.send(.post, "\(url)/v1/sync/pull", headers: headers(json: true),
                                                  body: request.json.serializedBytes)
+            let fetched = ContinuousClock.now
             try check(response, "pull")
             let batch: ChangeBatch
             do {
@@ -163,7 +169,9 @@ actor PeerLink {
             }
             try await replica.recordPeerLogPosition(peer.node, position: peerLogEnd)
             if result.applied > 0 {
-                Log.info("sync.pulled", ["peer": peer.node, "applied": String(result.applied), "skipped": String(result.skipped)])
+                Log.info("sync.pulled", ["peer": peer.node, "applied": String(result.applied), "skipped": String(result.skipped),
+                                         "fetchMs": Self.milliseconds(fetched - started),
+                                         "applyMs": Self.milliseconds(ContinuousClock.now - fetched)])
                 onApplied(peer.node)
             }
             if batch.changes.isEmpty || batch.nextPosition >= peerLogEnd { return }
@@ -190,8 +198,9 @@ actor PeerLink {
         }
     }
 
-    private func fetchState(_ client: AsyncHTTPClient) async throws -> PeerState {
-        let response = try await client.send(.get, "\(url)/v1/sync/state?node=\(config.node)", headers: headers(json: true))
+    private func fetchState(_ client: AsyncHTTPClient, timeout: Duration? = nil) async throws -> PeerState {
+        let response = try await client.send(.get, "\(url)/v1/sync/state?node=\(config.node)", headers: headers(json: true),
+                                             timeout: timeout)
         try check(response, "state")
         guard let json = try? JSONValue.parse(response.body), let state = PeerState.parse(json) else {
             throw SyncFailure(message: "state of \(peer.node): malformed answer")
@@ -203,7 +212,7 @@ actor PeerLink {
     /// Asks the peer for its state once (restore detection at startup).
     func probeState() async -> PeerState? {
         guard let client else { return nil }
-        return try? await fetchState(client)
+        return try? await fetchState(client, timeout: min(config.requestTimeout, .seconds(5)))
     }
 }
 

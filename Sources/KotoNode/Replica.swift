@@ -24,6 +24,13 @@ public actor Replica {
 
     // MARK: Restore catch-up ("never reuse a dot")
 
+    /// True from start until the peers were asked how many of this node's
+    /// changes they hold: until then a local write could reuse a dot.
+    private var startupCheckPending = false
+
+    public func beginStartupCheck() { startupCheckPending = true }
+    public func endStartupCheck() { startupCheckPending = false }
+
     /// A peer holds `seq` of this node's own changes; if that is more than
     /// this store has, local writes are refused until it has pulled them back.
     public func notePeerHolds(ownSeq seq: UInt64) {
@@ -54,6 +61,9 @@ public actor Replica {
     public func write(_ kind: RecordKind, id: UUID, _ write: Write) throws -> Change {
         if let target = pendingCatchUp {
             throw CatchUpRequired(ownSeq: store.seq, target: target)
+        }
+        if startupCheckPending {
+            throw CatchUpRequired(ownSeq: store.seq, target: nil)
         }
         switch write {
         case .create(let fields, let id): return try store.create(kind, id: id, fields: fields)
@@ -105,9 +115,13 @@ public struct SyncState: Sendable, Equatable {
 /// Local writes are refused until the node holds its own latest changes again.
 public struct CatchUpRequired: Error, Sendable, CustomStringConvertible {
     public let ownSeq: UInt64
-    public let target: UInt64
+    /// Nil while the startup check with the peers is still running.
+    public let target: UInt64?
 
     public var description: String {
-        "this node was restored from an older backup and is pulling back its own changes (has \(ownSeq) of \(target)); local writes resume once it has caught up"
+        guard let target else {
+            return "this node is starting and asking its peers whether it was restored from a backup; local writes resume in a few seconds"
+        }
+        return "this node was restored from an older backup and is pulling back its own changes (has \(ownSeq) of \(target)); local writes resume once it has caught up"
     }
 }

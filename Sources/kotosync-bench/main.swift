@@ -8,6 +8,7 @@ import KotoStore
 //   local  local writes through ReplicaStore (validation, row, stamps, change log, VV), one transaction
 //   apply  remote apply of those changes as one batch into a fresh replica
 // and prints changes/s with each store path's ratio to raw. Medians of --runs.
+// `kotosync-bench region` measures five real daemons (see RegionBenchmark.swift).
 
 struct Options {
     var rows = 20_000
@@ -34,6 +35,7 @@ struct Options {
             case "-h", "--help":
                 print("""
                 usage: kotosync-bench [--rows N] [--runs N] [--synchronous full|normal|off] [--dir PATH]
+                       kotosync-bench region --help
                 Measures raw SQLite insert, local writes and remote apply of N client rows (default 20000),
                 --runs times (default 5), and prints medians and ratios to raw insert.
                 """)
@@ -140,47 +142,55 @@ func machine() -> String {
     return "\(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(memory) RAM, SQLite \(String(cString: sqlite3_libversion()))"
 }
 
-let options = Options.parse(CommandLine.arguments)
-let rows = generateClients(count: options.rows)
-var raw: [Double] = [], local: [Double] = [], apply: [Double] = []
-print("kotosync-bench: \(options.rows) client rows, \(options.runs) runs, synchronous=\(options.synchronous.rawValue)")
-print("machine: \(machine())")
-do {
-    for run in 1...options.runs {
-        let directory = URL(fileURLWithPath: options.directory).appendingPathComponent("kotosync-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var storeOptions = StoreOptions()
-        storeOptions.synchronous = options.synchronous
+/// Raw insert vs local writes vs remote apply, in one process on the same rows.
+func runStoreBenchmark(_ options: Options) {
+    let rows = generateClients(count: options.rows)
+    var raw: [Double] = [], local: [Double] = [], apply: [Double] = []
+    print("kotosync-bench: \(options.rows) client rows, \(options.runs) runs, synchronous=\(options.synchronous.rawValue)")
+    print("machine: \(machine())")
+    do {
+        for run in 1...options.runs {
+            let directory = URL(fileURLWithPath: options.directory).appendingPathComponent("kotosync-bench-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            var storeOptions = StoreOptions()
+            storeOptions.synchronous = options.synchronous
 
-        let rawSeconds = try rawInsert(rows, path: directory.appendingPathComponent("raw.sqlite").path, synchronous: options.synchronous)
+            let rawSeconds = try rawInsert(rows, path: directory.appendingPathComponent("raw.sqlite").path, synchronous: options.synchronous)
 
-        let origin = try ReplicaStore(path: directory.appendingPathComponent("origin.sqlite").path, nodeID: "jakobstad", options: storeOptions)
-        let localSeconds = try seconds {
-            try origin.batch {
-                for (id, fields) in rows { try origin.create(.client, id: id, fields: fields) }
+            let origin = try ReplicaStore(path: directory.appendingPathComponent("origin.sqlite").path, nodeID: "jakobstad", options: storeOptions)
+            let localSeconds = try seconds {
+                try origin.batch {
+                    for (id, fields) in rows { try origin.create(.client, id: id, fields: fields) }
+                }
             }
+
+            let batch = try origin.readLog(after: 0, notCoveredBy: VersionVector(), limit: rows.count)
+            precondition(batch.changes.count == rows.count, "the log must hold every write")
+            let replica = try ReplicaStore(path: directory.appendingPathComponent("replica.sqlite").path, nodeID: "larsmo", options: storeOptions)
+            let applySeconds = try seconds { try replica.apply(batch, from: "jakobstad") }
+            let replicated = try replica.count(.client)
+            precondition(replicated == rows.count, "the replica must hold every row")
+
+            raw.append(Double(rows.count) / rawSeconds)
+            local.append(Double(rows.count) / localSeconds)
+            apply.append(Double(rows.count) / applySeconds)
+            print(String(format: "run %d: raw %.0f/s, local %.0f/s, apply %.0f/s", run, raw.last!, local.last!, apply.last!))
         }
-
-        let batch = try origin.readLog(after: 0, notCoveredBy: VersionVector(), limit: rows.count)
-        precondition(batch.changes.count == rows.count, "the log must hold every write")
-        let replica = try ReplicaStore(path: directory.appendingPathComponent("replica.sqlite").path, nodeID: "larsmo", options: storeOptions)
-        let applySeconds = try seconds { try replica.apply(batch, from: "jakobstad") }
-        let replicated = try replica.count(.client)
-        precondition(replicated == rows.count, "the replica must hold every row")
-
-        raw.append(Double(rows.count) / rawSeconds)
-        local.append(Double(rows.count) / localSeconds)
-        apply.append(Double(rows.count) / applySeconds)
-        print(String(format: "run %d: raw %.0f/s, local %.0f/s, apply %.0f/s", run, raw.last!, local.last!, apply.last!))
+    } catch {
+        fail("\(error)")
     }
-} catch {
-    fail("\(error)")
+    let rawMedian = median(raw)
+    print("")
+    print("| path | changes/s (median of \(options.runs)) | ratio to raw |")
+    print("|---|---:|---:|")
+    print(String(format: "| raw SQLite insert | %.0f | 1.00 |", rawMedian))
+    print(String(format: "| local write (store) | %.0f | %.2f |", median(local), median(local) / rawMedian))
+    print(String(format: "| remote apply (store) | %.0f | %.2f |", median(apply), median(apply) / rawMedian))
 }
-let rawMedian = median(raw)
-print("")
-print("| path | changes/s (median of \(options.runs)) | ratio to raw |")
-print("|---|---:|---:|")
-print(String(format: "| raw SQLite insert | %.0f | 1.00 |", rawMedian))
-print(String(format: "| local write (store) | %.0f | %.2f |", median(local), median(local) / rawMedian))
-print(String(format: "| remote apply (store) | %.0f | %.2f |", median(apply), median(apply) / rawMedian))
+
+if CommandLine.arguments.dropFirst().first == "region" {
+    await runRegionBenchmark(Array(CommandLine.arguments.dropFirst(2)))
+} else {
+    runStoreBenchmark(Options.parse(CommandLine.arguments))
+}

@@ -1,0 +1,263 @@
+import Foundation
+import Glibc
+import KotoCore
+import KotoHTTP
+import KotoStore
+
+// `kotosync-bench region`: five real kotosyncd processes on loopback.
+//   latency      one write's convergence at all five nodes with notify hints (p50/p99)
+//   replication  200k changes from one node to four peers (changes/s per peer), against
+//                an in-process apply of the same changes measured in the same run
+//   rss          each daemon's resident memory when idle
+
+struct RegionOptions {
+    var daemon: String
+    var writes = 200
+    var changes = 200_000
+    var runs = 3
+    var basePort = 7301
+    var batchSize = 5000
+    var keep = false
+
+    static func parse(_ arguments: [String]) -> RegionOptions {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        var options = RegionOptions(daemon: here.appendingPathComponent("kotosyncd").path)
+        var index = 0
+        func value() -> String {
+            index += 1
+            guard index < arguments.count else { fail("\(arguments[index - 1]) needs a value") }
+            return arguments[index]
+        }
+        while index < arguments.count {
+            switch arguments[index] {
+            case "--daemon": options.daemon = value()
+            case "--writes": options.writes = positive(value(), "--writes")
+            case "--changes": options.changes = positive(value(), "--changes")
+            case "--runs": options.runs = positive(value(), "--runs")
+            case "--base-port": options.basePort = positive(value(), "--base-port")
+            case "--batch-size": options.batchSize = positive(value(), "--batch-size")
+            case "--keep": options.keep = true
+            case "-h", "--help":
+                print("""
+                usage: kotosync-bench region [--daemon PATH] [--writes N] [--changes N] [--runs N] [--base-port P] [--batch-size N] [--keep]
+                Starts five kotosyncd (default: next to this binary) on 127.0.0.1:P..P+4 and measures one write's
+                convergence latency at all five (N writes, default 200), replication of --changes (default 200000)
+                from one node to four peers (--runs times, default 3), and each daemon's idle RSS. --keep leaves the
+                temporary directory (configs, databases, daemon logs) in place.
+                """)
+                exit(0)
+            default: fail("unknown argument \(arguments[index]) (see kotosync-bench region --help)")
+            }
+            index += 1
+        }
+        guard FileManager.default.isExecutableFile(atPath: options.daemon) else {
+            fail("no kotosyncd at \(options.daemon); build it (swift build -c release) or pass --daemon")
+        }
+        return options
+    }
+}
+
+let nodeNames = ["jakobstad", "nykarleby", "kronoby", "pedersore", "larsmo"]
+let benchOfficeToken = "bench-office-token-0123456789"
+let benchAdminToken = "bench-admin-token-0123456789"
+let benchPeerToken = "bench-peer-token-0123456789"
+
+/// A directory of five configs and the running daemons.
+final class BenchRegion {
+    let directory: URL
+    let options: RegionOptions
+    var processes: [String: Process] = [:]
+
+    init(options: RegionOptions) throws {
+        self.options = options
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("kotosync-region-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
+        let secrets = JSONValue.object([
+            ("peerToken", .string(benchPeerToken)),
+            ("tokens", .object([("peer", .array([.string(benchPeerToken)])), ("office", .array([.string(benchOfficeToken)])),
+                                ("admin", .array([.string(benchAdminToken)]))])),
+        ])
+        let secretsPath = directory.appendingPathComponent("secrets.json").path
+        _ = FileManager.default.createFile(atPath: secretsPath, contents: Data(secrets.serializedBytes), attributes: [.posixPermissions: 0o600])
+        for (index, node) in nodeNames.enumerated() {
+            let peers = nodeNames.enumerated().filter { $0.element != node }.map { peer in
+                JSONValue.object([("node", .string(peer.element)), ("url", .string("http://127.0.0.1:\(options.basePort + peer.offset)"))])
+            }
+            let config = JSONValue.object([
+                ("node", .string(node)),
+                ("listen", .object([("port", .number(Double(options.basePort + index)))])),
+                ("dataDirectory", .string("data")),
+                ("secretsFile", .string("secrets.json")),
+                ("peers", .array(peers)),
+                // A long interval: convergence below is driven by notify hints alone.
+                ("sync", .object([("intervalSeconds", .number(60)), ("batchSize", .number(Double(options.batchSize))),
+                                  ("backoffInitialSeconds", .number(0.1)), ("backoffMaxSeconds", .number(1))])),
+                ("durability", .string("full")),
+            ])
+            try Data(config.serializedBytes).write(to: directory.appendingPathComponent("\(node).json"))
+        }
+    }
+
+    func url(_ node: String) -> String { "http://127.0.0.1:\(options.basePort + nodeNames.firstIndex(of: node)!)" }
+    func databasePath(_ node: String) -> String { directory.appendingPathComponent("data/\(node).sqlite").path }
+
+    func start(_ node: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: options.daemon)
+        process.arguments = ["--config", directory.appendingPathComponent("\(node).json").path]
+        let log = directory.appendingPathComponent("\(node).log").path
+        if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
+        let handle = FileHandle(forWritingAtPath: log)
+        handle?.seekToEndOfFile()
+        process.standardError = handle
+        try process.run()
+        processes[node] = process
+    }
+
+    func waitHealthy(_ node: String, client: HTTPClient) throws {
+        for _ in 0..<500 {
+            if let response = try? client.send(.get, "\(url(node))/healthz"), response.status == .ok { return }
+            usleep(20_000)
+        }
+        fail("\(node) did not come up")
+    }
+
+    func stopAll() {
+        for process in processes.values where process.isRunning { process.terminate() }
+        for process in processes.values { process.waitUntilExit() }
+        processes.removeAll()
+    }
+
+    func removeData() throws {
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("data"))
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
+    }
+
+    deinit {
+        stopAll()
+        if options.keep {
+            print("kept \(directory.path) (configs, data, daemon logs)")
+        } else {
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+}
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    let rank = Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1
+    return sorted[max(0, min(sorted.count - 1, rank))]
+}
+
+func residentKiB(pid: Int32) -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    return status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?
+        .split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
+}
+
+func runRegionBenchmark(_ arguments: [String]) async {
+    let options = RegionOptions.parse(arguments)
+    print("kotosync-bench region: \(options.writes) writes, \(options.changes) changes × \(options.runs) runs, batch \(options.batchSize)")
+    print("machine: \(machine())")
+    do {
+        let region = try BenchRegion(options: options)
+        let clients = try nodeNames.map { _ in try HTTPClient(configuration: HTTPClient.Configuration(totalTimeout: .seconds(30))) }
+        let office: HTTPHeaders = ["Authorization": "Bearer \(benchOfficeToken)", "Content-Type": "application/json"]
+        let admin: HTTPHeaders = ["Authorization": "Bearer \(benchAdminToken)"]
+
+        // Latency.
+        for node in nodeNames { try region.start(node) }
+        for (index, node) in nodeNames.enumerated() { try region.waitHealthy(node, client: clients[index]) }
+        var roundTrips: [Double] = []
+        for _ in 0..<options.writes {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try clients[0].send(.get, "\(region.url("jakobstad"))/healthz")
+            roundTrips.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        var latencies: [Double] = []
+        for write in 0..<options.writes {
+            let origin = write % nodeNames.count
+            let body = JSONValue.object([
+                ("nameFi", .string("Mittauspalvelu \(write)")), ("providerName", .string("Bench")),
+                ("providerType", .string("ngo")), ("category", .string("participation")),
+                ("municipalities", .array([.number(598)])), ("studyPath", .string("none")), ("status", .string("active")),
+            ]).serializedBytes
+            let created = try clients[origin].send(.post, "\(region.url(nodeNames[origin]))/v1/services", headers: office, body: body)
+            guard created.status == .created, let id = (try? JSONValue.parse(created.body))?["id"]?.stringValue else {
+                fail("write \(write) failed: HTTP \(created.status.code)")
+            }
+            let acknowledged = DispatchTime.now().uptimeNanoseconds
+            var waiting = Set(nodeNames.indices.filter { $0 != origin })
+            while !waiting.isEmpty {
+                for index in waiting {
+                    let response = try clients[index].send(.get, "\(region.url(nodeNames[index]))/v1/services/\(id)", headers: office)
+                    if response.status == .ok { waiting.remove(index) }
+                }
+                if Double(DispatchTime.now().uptimeNanoseconds - acknowledged) > 30e9 { fail("write \(write) did not converge in 30 s") }
+            }
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - acknowledged) / 1e6)
+        }
+        try await Task.sleep(for: .seconds(3))
+        var rss: [String: Int] = [:]
+        for node in nodeNames { rss[node] = region.processes[node].flatMap { residentKiB(pid: $0.processIdentifier) } }
+        region.stopAll()
+
+        // Replication: build the origin's log once, copy it into each run.
+        try region.removeData()
+        let prepared = region.directory.appendingPathComponent("prepared.sqlite").path
+        var storeOptions = StoreOptions()
+        storeOptions.synchronous = .off
+        do {
+            let origin = try ReplicaStore(path: prepared, nodeID: "jakobstad", options: storeOptions)
+            let rows = generateClients(count: options.changes)
+            try origin.batch { for (id, fields) in rows { try origin.create(.client, id: id, fields: fields) } }
+        }
+        var perPeer: [Double] = [], inProcess: [Double] = []
+        for run in 1...options.runs {
+            try region.removeData()
+            try FileManager.default.copyItem(atPath: prepared, toPath: region.databasePath("jakobstad"))
+            // Baseline in the same run: the same changes applied in-process, no HTTP, no wire.
+            do {
+                let source = try ReplicaStore(path: region.databasePath("jakobstad"), nodeID: "jakobstad", options: storeOptions)
+                let batch = try source.readLog(after: 0, notCoveredBy: VersionVector(), limit: options.changes)
+                let target = region.directory.appendingPathComponent("baseline-\(run).sqlite").path
+                let replica = try ReplicaStore(path: target, nodeID: "larsmo", options: StoreOptions())
+                inProcess.append(Double(options.changes) / (try seconds { try replica.apply(batch, from: "jakobstad") }))
+                try? FileManager.default.removeItem(atPath: target)
+            }
+            try region.start("jakobstad")
+            try region.waitHealthy("jakobstad", client: clients[0])
+            let start = DispatchTime.now().uptimeNanoseconds
+            for node in nodeNames.dropFirst() { try region.start(node) }
+            var done: [String: Double] = [:]
+            while done.count < nodeNames.count - 1 {
+                for (index, node) in nodeNames.enumerated().dropFirst() where done[node] == nil {
+                    guard let response = try? clients[index].send(.get, "\(region.url(node))/v1/status", headers: admin),
+                          let json = try? JSONValue.parse(response.body),
+                          let held = json["versionVector"]?["jakobstad"]?.int64Value else { continue }
+                    if held >= Int64(options.changes) { done[node] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+                }
+                usleep(50_000)
+                if Double(DispatchTime.now().uptimeNanoseconds - start) > 600e9 { fail("replication did not finish in 600 s") }
+            }
+            region.stopAll()
+            let rates = done.values.map { Double(options.changes) / $0 }
+            perPeer += rates
+            print(String(format: "run %d: slowest peer %.1f s, per-peer %.0f–%.0f changes/s; in-process apply %.0f changes/s",
+                         run, done.values.max()!, rates.min()!, rates.max()!, inProcess.last!))
+        }
+
+        print("")
+        print("| measure | value | baseline (same run) |")
+        print("|---|---:|---:|")
+        print(String(format: "| convergence at all 5 nodes, p50 | %.1f ms | loopback GET /healthz p50 %.2f ms |", percentile(latencies, 50), percentile(roundTrips, 50)))
+        print(String(format: "| convergence at all 5 nodes, p99 | %.1f ms | loopback GET /healthz p99 %.2f ms |", percentile(latencies, 99), percentile(roundTrips, 99)))
+        print(String(format: "| replication to each of 4 peers, median | %.0f changes/s | in-process apply %.0f changes/s (ratio %.2f) |",
+                     median(perPeer), median(inProcess), median(perPeer) / median(inProcess)))
+        let rssValues = nodeNames.compactMap { rss[$0] }
+        print(String(format: "| daemon RSS idle, median of 5 | %.1f MiB | max %.1f MiB |",
+                     median(rssValues.map(Double.init)) / 1024, Double(rssValues.max() ?? 0) / 1024))
+    } catch {
+        fail("\(error)")
+    }
+}

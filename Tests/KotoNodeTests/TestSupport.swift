@@ -1,0 +1,272 @@
+import Foundation
+import KotoCore
+import KotoHTTP
+import KotoStore
+import Testing
+@testable import KotoNode
+
+// MARK: - Files
+
+/// A directory removed when the value goes away.
+final class TemporaryDirectory {
+    let url: URL
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("kotosync-nodetest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    var path: String { url.path }
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    /// Writes `text` to `name` with the given permissions; returns the path.
+    @discardableResult
+    func write(_ name: String, _ text: String, permissions: Int = 0o600) throws -> String {
+        let file = path(name)
+        guard FileManager.default.createFile(atPath: file, contents: Data(text.utf8),
+                                             attributes: [.posixPermissions: permissions]) else {
+            throw TestSetupError(description: "cannot write \(name)")
+        }
+        // createFile applies the umask; set the mode exactly.
+        try FileManager.default.setAttributes([.posixPermissions: permissions], ofItemAtPath: file)
+        return file
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+struct TestSetupError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// The package's root directory (this file is Tests/KotoNodeTests/TestSupport.swift).
+let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+// MARK: - Tokens and callers
+
+/// Bearer tokens of the test node, one per role; obviously not real.
+enum Token {
+    static let peer = "test-peer-token-0000000001"
+    static let office = "test-office-token-000000001"
+    static let coordinator = "test-coordinator-token-0001"
+    static let admin = "test-admin-token-0000000001"
+    /// Well-formed but known to no role.
+    static let unknown = "test-unknown-token-00000001"
+
+    static func of(_ role: Role) -> String {
+        switch role {
+        case .peer: peer
+        case .office: office
+        case .coordinator: coordinator
+        case .admin: admin
+        }
+    }
+}
+
+let testSecrets = Secrets(tokens: [.peer: [Token.peer], .office: [Token.office], .coordinator: [Token.coordinator],
+                                   .admin: [Token.admin]],
+                          peerToken: Token.peer)
+
+/// Who sends a request: a role, nobody (no Authorization header) or someone with an unknown token.
+enum Caller: String, CaseIterable, Sendable, CustomStringConvertible {
+    case peer, office, coordinator, admin, none, wrongToken
+
+    var role: Role? { Role(rawValue: rawValue) }
+
+    var authorization: String? {
+        switch self {
+        case .none: nil
+        case .wrongToken: "Bearer \(Token.unknown)"
+        default: role.map { "Bearer \(Token.of($0))" }
+        }
+    }
+
+    var description: String { rawValue }
+}
+
+// MARK: - A node served in-process
+
+/// One node's replica, scheduler and API router in a temporary directory,
+/// called without sockets through `Router.handle(_:)`. Its scheduler never
+/// runs, so configured peers are never contacted.
+final class TestNode {
+    static let defaultPeers = [PeerConfig(node: "larsmo", url: nil, mode: .passive)]
+
+    let directory: TemporaryDirectory
+    let config: NodeConfig
+    let replica: Replica
+    let scheduler: SyncScheduler
+    let router: Router
+
+    var nodeID: String { config.node }
+
+    init(node: String = "jakobstad", peers: [PeerConfig] = TestNode.defaultPeers,
+         configure: (inout NodeConfig) -> Void = { _ in }) throws {
+        Log.isEnabled = false
+        directory = try TemporaryDirectory()
+        var config = NodeConfig(node: node, dataDirectory: directory.path("data"), secretsFile: directory.path("secrets.json"))
+        config.port = 0
+        config.synchronous = .off
+        config.peers = peers
+        configure(&config)
+        self.config = config
+        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        var options = StoreOptions()
+        options.synchronous = config.synchronous
+        let store = try ReplicaStore(path: config.databasePath, nodeID: node, options: options)
+        replica = Replica(store: store)
+        scheduler = try SyncScheduler(config: config, replica: replica, secrets: testSecrets)
+        router = API(config: config, replica: replica, scheduler: scheduler, secrets: testSecrets).router()
+    }
+
+    /// Sends one request as `caller`; `json` (a JSON text) or `body` becomes the body.
+    func send(_ method: HTTPMethod, _ target: String, as caller: Caller, json: String? = nil, body: [UInt8]? = nil,
+              headers extra: HTTPHeaders = [:]) async throws -> HTTPResponse {
+        var headers = extra
+        if let authorization = caller.authorization { headers["Authorization"] = authorization }
+        if json != nil { headers["Content-Type"] = "application/json" }
+        let request = try HTTPRequest(method: method, target: target, headers: headers, body: body ?? json.map { Array($0.utf8) } ?? [])
+        return await router.handle(request)
+    }
+
+    /// Sends with a raw `Authorization` header value (or none).
+    func send(_ method: HTTPMethod, _ target: String, authorization: String?) async throws -> HTTPResponse {
+        var headers: HTTPHeaders = [:]
+        if let authorization { headers["Authorization"] = authorization }
+        return await router.handle(try HTTPRequest(method: method, target: target, headers: headers))
+    }
+
+    /// Creates a record through the API as the office; returns its id.
+    @discardableResult
+    func create(_ kind: RecordKind, _ json: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> UUID {
+        let response = try await send(.post, "/v1/\(kind.table)", as: .office, json: json)
+        #expect(response.status == .created, "create \(kind) answered \(response.status.code)", sourceLocation: sourceLocation)
+        let text = try #require(try response.json["id"]?.stringValue, sourceLocation: sourceLocation)
+        return try #require(UUID(uuidString: text), sourceLocation: sourceLocation)
+    }
+
+    var syncState: SyncState {
+        get async { await replica.syncState() }
+    }
+
+    /// The node's whole log, as a peer that holds nothing would pull it.
+    func log() async throws -> ChangeBatch {
+        try await replica.readLog(after: 0, notCoveredBy: VersionVector(), limit: 10_000)
+    }
+
+    /// A valid pull request body for `peer`.
+    func pullBody(peer: String = "larsmo", vector: VersionVector = VersionVector(), since: UInt64 = 0, limit: Int = 1000,
+                  protocolVersion: Int = SyncProtocol.version, schemaVersion: Int? = nil) -> String {
+        PullRequest(node: peer, protocolVersion: protocolVersion, schemaVersion: schemaVersion ?? config.advertisedSchemaVersion,
+                    versionVector: vector, since: since, limit: limit).json.serialized
+    }
+
+    /// The headers a peer sends with a pushed batch.
+    func pushHeaders(peer: String, logPosition: UInt64? = nil) -> HTTPHeaders {
+        var headers: HTTPHeaders = [
+            "Content-Type": SyncProtocol.batchContentType,
+            SyncProtocol.Header.node: peer,
+            SyncProtocol.Header.protocolVersion: String(SyncProtocol.version),
+            SyncProtocol.Header.schemaVersion: String(config.advertisedSchemaVersion),
+        ]
+        if let logPosition { headers[SyncProtocol.Header.logPosition] = String(logPosition) }
+        return headers
+    }
+
+    /// Pushes to this node everything `store` holds that this node lacks, as the peer `store` would.
+    func push(from store: ReplicaStore, logPosition: UInt64? = nil) async throws -> HTTPResponse {
+        let vector = await syncState.versionVector
+        let batch = try store.readLog(after: 0, notCoveredBy: vector, limit: 10_000)
+        return try await send(.post, "/v1/sync/push", as: .peer, body: WireFormat.encode(batch),
+                              headers: pushHeaders(peer: store.nodeID, logPosition: logPosition ?? store.logPosition))
+    }
+
+    /// Pulls into `store` everything this node has that `store` lacks, through the pull endpoint.
+    func pull(into store: ReplicaStore, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let since = try store.peerCursor(nodeID)?.position ?? 0
+        let response = try await send(.post, "/v1/sync/pull", as: .peer,
+                                      json: pullBody(peer: store.nodeID, vector: store.versionVector, since: since),
+                                      headers: [SyncProtocol.Header.node: store.nodeID])
+        try #require(response.status == .ok, "pull answered \(response.status.code)", sourceLocation: sourceLocation)
+        try store.apply(try WireFormat.decode(response.body), from: nodeID)
+    }
+}
+
+/// A bare store in its own temporary directory, standing in for a peer.
+final class PeerStore {
+    let directory: TemporaryDirectory
+    let store: ReplicaStore
+
+    /// `clockAhead`: how far this store's wall clock runs ahead of the real one.
+    init(node: String, clockAhead: Duration = .zero) throws {
+        directory = try TemporaryDirectory()
+        var options = StoreOptions()
+        options.synchronous = .off
+        let aheadMillis = UInt64(clockAhead.components.seconds * 1000)
+        options.now = { UInt64(Date().timeIntervalSince1970 * 1000) + aheadMillis }
+        store = try ReplicaStore(path: directory.path("\(node).sqlite"), nodeID: node, options: options)
+    }
+}
+
+// MARK: - Responses
+
+extension HTTPResponse {
+    /// The body parsed as JSON.
+    var json: JSONValue {
+        get throws { try JSONValue.parse(body) }
+    }
+
+    /// `error.code` of a `{"error": {"code", "message"}}` body.
+    var errorCode: String? { (try? JSONValue.parse(body))?["error"]?["code"]?.stringValue }
+    var errorMessage: String? { (try? JSONValue.parse(body))?["error"]?["message"]?.stringValue }
+
+    /// `error.problems` as (field, reason) pairs.
+    var problems: [FieldProblem] {
+        let items = (try? JSONValue.parse(body))?["error"]?["problems"]?.arrayValue ?? []
+        return items.compactMap { item in
+            guard let field = item["field"]?.stringValue, let reason = item["reason"]?.stringValue else { return nil }
+            return FieldProblem(field: field, reason: reason)
+        }
+    }
+
+    var problemFields: Set<String> { Set(problems.map(\.field)) }
+
+    /// Whether the body is exactly the error shape: `{"error": {"code": String, "message": String, ...}}`.
+    var hasErrorShape: Bool {
+        guard let json = try? JSONValue.parse(body), let members = json.objectMembers, members.count == 1,
+              let error = json["error"], error["code"]?.stringValue != nil, error["message"]?.stringValue != nil else { return false }
+        return true
+    }
+}
+
+extension JSONValue {
+    /// Ids of an `{"items": [...]}` list answer, in order.
+    var itemIDs: [String] {
+        (self["items"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue }
+    }
+}
+
+// MARK: - Fictional records
+
+/// Obviously made-up records as API JSON.
+enum SampleJSON {
+    static func client(number: Int = 1, owner: Int = 598, extra: String = "") -> String {
+        """
+        {"clientNumber":"T-\(number)","ownerMunicipality":\(owner),"givenName":"Testi","familyName":"Henkilö",\
+        "birthDate":"1990-01-01","integrationLanguage":"fi","planStatus":"none","status":"new"\(extra.isEmpty ? "" : ",\(extra)")}
+        """
+    }
+
+    static func service(number: Int = 1, municipalities: String = "[598,599]", extra: String = "") -> String {
+        """
+        {"nameFi":"Testikurssi \(number)","providerName":"Testiopisto","providerType":"adult_education",\
+        "category":"language_course","municipalities":\(municipalities),"studyPath":"basic","status":"active"\
+        \(extra.isEmpty ? "" : ",\(extra)")}
+        """
+    }
+
+    static func enrolment(client: UUID, service: UUID) -> String {
+        """
+        {"type":"service_enrolment","clientId":"\(client.lowercased)","serviceId":"\(service.lowercased)","status":"proposed"}
+        """
+    }
+}
