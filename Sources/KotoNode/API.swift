@@ -89,11 +89,11 @@ struct API: Sendable {
             }
         }
         if !problems.isEmpty {
-            // Report the schema's problems too, except for fields already reported.
+            // Report what the store would refuse too, except for fields already reported.
             let reported = Set(problems.map(\.field))
-            var complete = fields
-            complete[deletedFieldName] = .bool(false)
-            problems += RecordValidator(registry: .ostrobothnianCoast).problems(in: complete, kind: kind).filter { !reported.contains($0.field) }
+            let valid = fields
+            problems += try await replica.withStore { try $0.problems(creating: kind, fields: valid) }
+                .filter { !reported.contains($0.field) }
             return APIResponse.invalid(problems)
         }
         let change = try await replica.write(kind, id: id, .create(fields, id: id))
@@ -107,7 +107,11 @@ struct API: Sendable {
     private func update(_ kind: RecordKind, _ request: HTTPRequest) async throws -> HTTPResponse {
         let id = try id(request)
         let (fields, problems) = RecordJSON.fields(from: try body(request), kind: kind)
-        if !problems.isEmpty { return APIResponse.invalid(problems) }
+        if !problems.isEmpty {
+            let reported = Set(problems.map(\.field))
+            let more = try await replica.withStore { try $0.problems(updating: kind, id: id, fields: fields) }
+            return APIResponse.invalid(problems + more.filter { !reported.contains($0.field) })
+        }
         guard !fields.isEmpty else {
             return APIResponse.invalid([FieldProblem(field: "(body)", reason: "names no field to update")])
         }
@@ -171,7 +175,7 @@ struct API: Sendable {
                 case .municipalityCodes, .languageCodes: query.contains[name] = value
                 default:
                     switch spec.type.storage {
-                    case .text: query.equals[name] = .text(value)
+                    case .text: query.equals[name] = .text(spec.type == .uuid ? value.lowercased() : value)
                     case .integer:
                         guard let number = Int64(value) else {
                             problems.append(FieldProblem(field: name, reason: "must be an integer"))

@@ -42,10 +42,10 @@ public struct Secrets: Sendable {
         } catch {
             throw ConfigError(key: "secretsFile", reason: error.description)
         }
-        var reader = try ObjectReader(json, path: "secrets")
+        var reader = try ObjectReader(json, path: "secrets", allowed: ["peerToken", "tokens"])
         let peerToken = try reader.string("peerToken", required: true)!
         var tokens: [Role: [String]] = [:]
-        if var roles = try reader.object("tokens") {
+        if var roles = try reader.object("tokens", allowed: Role.allCases.map(\.rawValue)) {
             for role in Role.allCases {
                 guard let list = try roles.array(role.rawValue) else { continue }
                 tokens[role] = try list.enumerated().map { (index, item) throws(ConfigError) -> String in
@@ -76,13 +76,15 @@ public struct Secrets: Sendable {
     }
 
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        // Every byte of the longer input is compared whatever the lengths;
+        // the length check keeps its full width.
+        var difference: UInt8 = 0
         let length = max(a.count, b.count)
         for index in 0..<length {
             let x = index < a.count ? a[index] : 0
             let y = index < b.count ? b[index] : 0
             difference |= x ^ y
         }
-        return difference == 0
+        return difference == 0 && a.count == b.count
     }
 }

@@ -98,7 +98,8 @@ extension NodeConfig {
         } catch {
             throw ConfigError(key: "", reason: error.description)
         }
-        var reader = try ObjectReader(json, path: "")
+        var reader = try ObjectReader(json, path: "", allowed: ["node", "listen", "dataDirectory", "secretsFile", "peers", "sync",
+                                                                "durability", "shutdownGraceSeconds", "limits", "tls", "demoSeed"])
         let node = try reader.string("node", required: true)!
         guard NodeID.isValid(node) else { throw ConfigError(key: "node", reason: "must be 1–64 characters of a-z, 0-9, - and _") }
         func resolve(_ path: String) -> String {
@@ -106,7 +107,7 @@ extension NodeConfig {
         }
         var config = NodeConfig(node: node, dataDirectory: resolve(try reader.string("dataDirectory", required: true)!),
                                 secretsFile: resolve(try reader.string("secretsFile", required: true)!))
-        if var listen = try reader.object("listen") {
+        if var listen = try reader.object("listen", allowed: ["host", "port"]) {
             config.host = try listen.string("host") ?? config.host
             config.port = try listen.integer("port", in: 1...65535).map(Int.init) ?? config.port
             try listen.finish()
@@ -114,7 +115,7 @@ extension NodeConfig {
         if let peers = try reader.array("peers") {
             var seen: Set<String> = [node]
             for (index, element) in peers.enumerated() {
-                var peer = try ObjectReader(element, path: "peers[\(index)]")
+                var peer = try ObjectReader(element, path: "peers[\(index)]", allowed: ["node", "url", "mode"])
                 let peerNode = try peer.string("node", required: true)!
                 guard NodeID.isValid(peerNode) else { throw ConfigError(key: "peers[\(index)].node", reason: "invalid node id") }
                 guard seen.insert(peerNode).inserted else {
@@ -135,7 +136,8 @@ extension NodeConfig {
                 config.peers.append(PeerConfig(node: peerNode, url: url.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }, mode: mode))
             }
         }
-        if var sync = try reader.object("sync") {
+        if var sync = try reader.object("sync", allowed: ["intervalSeconds", "batchSize", "maxClockAheadSeconds", "backoffInitialSeconds",
+                                                           "backoffMaxSeconds", "connectTimeoutSeconds", "requestTimeoutSeconds"]) {
             config.syncInterval = try sync.seconds("intervalSeconds") ?? config.syncInterval
             config.batchSize = try sync.integer("batchSize", in: 1...100_000).map(Int.init) ?? config.batchSize
             config.maxClockAhead = try sync.seconds("maxClockAheadSeconds") ?? config.maxClockAhead
@@ -152,7 +154,8 @@ extension NodeConfig {
             config.synchronous = mode
         }
         config.shutdownGrace = try reader.seconds("shutdownGraceSeconds") ?? config.shutdownGrace
-        if var limits = try reader.object("limits") {
+        if var limits = try reader.object("limits", allowed: ["maxHeaderBytes", "maxHeaderCount", "maxBodyBytes", "idleTimeoutSeconds",
+                                                               "readTimeoutSeconds", "writeTimeoutSeconds", "maxConnections"]) {
             var value = config.limits
             value.maxHeaderBytes = try limits.integer("maxHeaderBytes", in: 1024...1_048_576).map(Int.init) ?? value.maxHeaderBytes
             value.maxHeaderCount = try limits.integer("maxHeaderCount", in: 8...1000).map(Int.init) ?? value.maxHeaderCount
@@ -164,7 +167,7 @@ extension NodeConfig {
             try limits.finish()
             config.limits = value
         }
-        if var tls = try reader.object("tls") {
+        if var tls = try reader.object("tls", allowed: ["caBundle", "clientCertificate", "clientKey"]) {
             config.tls = TLSConfig(caBundle: try tls.string("caBundle").map(resolve),
                                    clientCertificate: try tls.string("clientCertificate").map(resolve),
                                    clientKey: try tls.string("clientKey").map(resolve))
@@ -186,12 +189,17 @@ struct ObjectReader {
     private let path: String
     private var used: Set<String> = []
 
-    init(_ value: JSONValue, path: String) throws(ConfigError) {
+    /// `allowed`: the keys this object may have; any other is reported at
+    /// once, before a misspelt required key could be reported as missing.
+    init(_ value: JSONValue, path: String, allowed: [String]) throws(ConfigError) {
         guard let members = value.objectMembers else {
             throw ConfigError(key: path, reason: "must be a JSON object")
         }
         self.members = members
         self.path = path
+        if let unknown = members.first(where: { !allowed.contains($0.0) }) {
+            throw ConfigError(key: key(unknown.0), reason: "unknown key")
+        }
     }
 
     private func key(_ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
@@ -229,9 +237,9 @@ struct ObjectReader {
         return .milliseconds(Int64((number * 1000).rounded()))
     }
 
-    mutating func object(_ name: String) throws(ConfigError) -> ObjectReader? {
+    mutating func object(_ name: String, allowed: [String]) throws(ConfigError) -> ObjectReader? {
         guard let value = value(name) else { return nil }
-        return try ObjectReader(value, path: key(name))
+        return try ObjectReader(value, path: key(name), allowed: allowed)
     }
 
     mutating func array(_ name: String) throws(ConfigError) -> [JSONValue]? {

@@ -51,6 +51,10 @@ struct SyncAPI: Sendable {
         let (batch, logPosition) = try await replica.withStore { store in
             (try store.readLog(after: pull.since, notCoveredBy: pull.versionVector, limit: pull.limit), store.logPosition)
         }
+        // A passive peer has no link of ours to show its health: its pulls do.
+        if config.peers.contains(where: { $0.node == pull.node && $0.mode == .passive }) {
+            try await replica.withStore { try $0.recordPeerContact(pull.node) }
+        }
         return HTTPResponse(status: .ok, headers: [
             "Content-Type": SyncProtocol.batchContentType,
             SyncProtocol.Header.logPosition: String(logPosition),
@@ -68,7 +72,15 @@ struct SyncAPI: Sendable {
         } catch {
             throw HTTPError.badRequest(error.description, code: "invalid_batch")
         }
-        let result = try await replica.apply(batch, from: peer)
+        let result: ApplyResult
+        do {
+            result = try await replica.apply(batch, from: peer)
+        } catch let error as ReplicaStoreError {
+            // Shown on this side too: a peer with a wrong clock must not go unnoticed here.
+            try? await replica.recordPeerFailure(peer, message: error.description)
+            Log.warning("sync.push_refused", ["peer": peer, "reason": error.description])
+            throw error
+        }
         if let position = request.headers[SyncProtocol.Header.logPosition].flatMap({ UInt64($0) }) {
             try await replica.recordPeerLogPosition(peer, position: position)
         }

@@ -30,7 +30,9 @@ extension ReplicaStore {
             case .null: conditions.append("\(spec.column) IS NULL")
             case .text(let text): conditions.append("\(spec.column) = ?"); values.append(.text(text))
             case .integer(let number): conditions.append("\(spec.column) = ?"); values.append(.integer(number))
-            case .bool(let flag): conditions.append("\(spec.column) = ?"); values.append(.integer(flag ? 1 : 0))
+            case .bool(true): conditions.append("\(spec.column) = 1")
+            // An unset flag reads as false, as the typed records read it.
+            case .bool(false): conditions.append("(\(spec.column) = 0 OR \(spec.column) IS NULL)")
             }
         }
         for (name, element) in query.contains.sorted(by: { $0.key < $1.key }) {

@@ -191,6 +191,36 @@ public final class ReplicaStore {
         guard !row.state.isDeleted else { throw ReplicaStoreError.notFound(kind, id) }
     }
 
+    /// The problems a create of `fields` would be refused with (schema,
+    /// `deleted`, references), without writing anything.
+    public func problems(creating kind: RecordKind, fields: FieldMap) throws -> [FieldProblem] {
+        var fields = fields
+        if fields[deletedFieldName] == .bool(false) || fields[deletedFieldName] == .null { fields[deletedFieldName] = nil }
+        var all: FieldMap = [:]
+        for spec in kind.fields { all[spec.name] = fields[spec.name] ?? .null }
+        for (name, value) in fields where kind.field(named: name) == nil { all[name] = value }
+        all[deletedFieldName] = .bool(false)
+        return try problems { try checkWritable(fields, full: all, kind: kind) }
+    }
+
+    /// The problems an update of `fields` would be refused with, without writing.
+    public func problems(updating kind: RecordKind, id: UUID, fields: FieldMap) throws -> [FieldProblem] {
+        let row = try loadRow(kind, id: id.lowercased)
+        try requireLive(row, kind, id)
+        var full = row.state.fields
+        for (name, value) in fields { full[name] = value }
+        return try problems { try checkWritable(fields, full: full, kind: kind) }
+    }
+
+    private func problems(_ check: () throws -> Void) throws -> [FieldProblem] {
+        do {
+            try check()
+            return []
+        } catch ReplicaStoreError.invalid(let problems) {
+            return problems
+        }
+    }
+
     /// Validation of a local write: the schema's rules on the whole resulting
     /// record, `deleted` kept to its own operations, and references that must
     /// resolve in this replica.
@@ -352,6 +382,17 @@ public final class ReplicaStore {
                 INSERT INTO peer_cursors (peer, peer_log_position) VALUES (?, ?)
                 ON CONFLICT (peer) DO UPDATE SET peer_log_position = excluded.peer_log_position
                 """, .text(peer), .integer(Int64(position)))
+        }
+    }
+
+    /// Records a successful exchange that `peer` started (it pulled from us):
+    /// clears an earlier error shown for it.
+    public func recordPeerContact(_ peer: String) throws {
+        try database.transaction {
+            try database.run("""
+                INSERT INTO peer_cursors (peer, last_success) VALUES (?, ?)
+                ON CONFLICT (peer) DO UPDATE SET last_success = excluded.last_success, last_error = NULL, failures = 0
+                """, .text(peer), .integer(Int64(options.now())))
         }
     }
 

@@ -188,16 +188,12 @@ import Testing
         let response = try await node.send(.post, "/v1/placements", as: .office, json: body)
         #expect(response.status == .unprocessableContent)
         #expect(response.problemFields.contains("referralDate"))
-        withKnownIssue("API.create: with a type problem it runs RecordValidator only; the store's reference and `deleted` checks are skipped") {
-            #expect(response.problemFields.contains("clientId"))
-            #expect(response.problemFields.contains("serviceId"))
-        }
+        #expect(response.problemFields.contains("clientId"))
+        #expect(response.problemFields.contains("serviceId"))
         let deleted = try await node.send(.post, "/v1/clients", as: .office, json: SampleJSON.client(extra: #""deleted":true,"jobseeker":1"#))
         #expect(deleted.status == .unprocessableContent)
         #expect(deleted.problemFields.contains("jobseeker"))
-        withKnownIssue("API.create overwrites a submitted `deleted` with false before validating, so it is not reported") {
-            #expect(deleted.problemFields.contains("deleted"))
-        }
+        #expect(deleted.problemFields.contains("deleted"))
         // Without the type problem the store reports it.
         let alone = try await node.send(.post, "/v1/clients", as: .office, json: SampleJSON.client(extra: #""deleted":true"#))
         #expect(alone.status == .unprocessableContent)
@@ -317,9 +313,7 @@ import Testing
                                            json: #"{"jobseeker":"yes","status":"gone fishing"}"#)
         #expect(response.status == .unprocessableContent)
         #expect(response.problemFields.contains("jobseeker"))
-        withKnownIssue("API.update returns the type problems alone; schema problems of the other fields come only on the next try") {
-            #expect(response.problemFields == ["jobseeker", "status"])
-        }
+        #expect(response.problemFields == ["jobseeker", "status"])
     }
 
     @Test func patchOfAnUnknownRecordIs404() async throws {
@@ -426,9 +420,7 @@ import Testing
         #expect(response.status == .ok)
         let found = Set(try response.json.itemIDs)
         #expect(found.contains(explicit.lowercased))
-        withKnownIssue("API.list maps jobseeker=false to `column = 0`, which never matches the NULL stored for an unset flag") {
-            #expect(found.contains(unset.lowercased))
-        }
+        #expect(found.contains(unset.lowercased))
     }
 
     @Test func idFiltersAcceptUpperCaseLikePathsDo() async throws {
@@ -440,9 +432,7 @@ import Testing
         let lower = try await node.send(.get, "/v1/placements?clientId=\(client.lowercased)", as: .office).json.itemIDs
         #expect(lower == [placement.lowercased])
         let upper = try await node.send(.get, "/v1/placements?clientId=\(client.uuidString.uppercased())", as: .office).json.itemIDs
-        withKnownIssue("API.list compares uuid fields as raw text; ids are stored lower-case, so an upper-case filter finds nothing") {
-            #expect(upper == [placement.lowercased])
-        }
+        #expect(upper == [placement.lowercased])
     }
 
     @Test func pagingReturnsEveryRecordOnce() async throws {
