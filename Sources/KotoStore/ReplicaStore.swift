@@ -12,7 +12,9 @@ public final class ReplicaStore {
 
     let database: Database
     private let validator: RecordValidator
-    private let tables: [RecordKind: TableStatements]
+    private let tables: [TableStatements]
+    /// The change log's append, prepared once.
+    private let appendToLog: Statement
     private var state: NodeState
 
     /// Test hook: called before each entry of a batch is applied; throwing
@@ -38,9 +40,10 @@ public final class ReplicaStore {
         self.validator = RecordValidator(registry: options.registry)
         database = try Database(path: path, synchronous: options.synchronous)
         try StoreSchema.migrate(database)
-        var tables: [RecordKind: TableStatements] = [:]
-        for kind in RecordKind.allCases { tables[kind] = TableStatements(kind: kind) }
-        self.tables = tables
+        let database = self.database
+        tables = try RecordKind.allCases.map { try TableStatements(kind: $0, database: database) }
+        appendToLog = try database.prepare(
+            "INSERT INTO change_log (pos, origin, seq, hlc, record, row_id, kind, payload, row_clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         state = try Self.loadOrCreateState(database, nodeID: nodeID, now: options.now())
     }
 
@@ -426,8 +429,8 @@ public final class ReplicaStore {
     }
 
     func loadRow(_ kind: RecordKind, id: String) throws -> LoadedRow {
-        let table = tables[kind]!
-        let statement = try database.statement(table.select)
+        let statement = tables[Int(kind.wireTag) - 1].select
+        statement.reset()
         defer { statement.reset() }
         try statement.bind(id, at: 1)
         guard try statement.step() else {
@@ -481,8 +484,8 @@ public final class ReplicaStore {
             try database.run("DELETE FROM conflicts WHERE record = ? AND row_id = ?", .text(kind.table), .text(id))
         }
         next.logEnd += 1
-        let log = try database.statement(
-            "INSERT INTO change_log (pos, origin, seq, hlc, record, row_id, kind, payload, row_clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        let log = appendToLog
+        log.reset()
         try log.bind(Int64(next.logEnd), at: 1)
         try log.bind(change.dot.origin, at: 2)
         try log.bind(Int64(change.dot.seq), at: 3)
@@ -519,8 +522,9 @@ public final class ReplicaStore {
                 }
             }
         }
-        let table = tables[kind]!
-        let statement = try database.statement(row.exists ? table.update : table.insert)
+        let table = tables[Int(kind.wireTag) - 1]
+        let statement = row.exists ? table.update : table.insert
+        statement.reset()
         var column: Int32 = 1
         if !row.exists {
             try statement.bind(id, at: column)
@@ -551,18 +555,20 @@ public final class ReplicaStore {
     }
 }
 
-/// The SQL of one record table, built once from its schema.
-struct TableStatements {
-    let select: String
-    let insert: String
-    let update: String
+/// The statements of one record table, built from its schema and prepared once.
+final class TableStatements {
+    let select: Statement
+    let insert: Statement
+    let update: Statement
 
-    init(kind: RecordKind) {
+    init(kind: RecordKind, database: Database) throws {
         let columns = kind.fields.map(\.column)
         let meta = ["row_clock", "stamps", "erased", "open_conflicts"]
-        select = "SELECT \((columns + meta).joined(separator: ", ")) FROM \(kind.table) WHERE id = ?"
+        select = try database.prepare("SELECT \((columns + meta).joined(separator: ", ")) FROM \(kind.table) WHERE id = ?")
         let all = ["id"] + columns + meta
-        insert = "INSERT INTO \(kind.table) (\(all.joined(separator: ", "))) VALUES (\(all.map { _ in "?" }.joined(separator: ", ")))"
-        update = "UPDATE \(kind.table) SET \((columns + meta).map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?"
+        insert = try database.prepare(
+            "INSERT INTO \(kind.table) (\(all.joined(separator: ", "))) VALUES (\(all.map { _ in "?" }.joined(separator: ", ")))")
+        update = try database.prepare(
+            "UPDATE \(kind.table) SET \((columns + meta).map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?")
     }
 }

@@ -104,6 +104,12 @@ public final class Database {
         return statement
     }
 
+    /// A prepared statement owned by the caller (hot paths keep theirs
+    /// instead of looking SQL up in the cache each time); `reset()` before reuse.
+    func prepare(_ sql: String) throws(SQLiteError) -> Statement {
+        try Statement(database: self, sql: sql)
+    }
+
     /// Runs a statement with the given bindings to completion.
     public func run(_ sql: String, _ values: SQLiteValue...) throws(SQLiteError) {
         let statement = try statement(sql)
