@@ -194,7 +194,9 @@ private func quickLimits() -> HTTPServer.Limits {
             #expect(response.status == 408)
             #expect(response.errorCode == "request_timeout")
             #expect(sent < 99, "cut off before the request was complete")
-            #expect(elapsed >= .milliseconds(700) && elapsed < .seconds(3))
+            // Lower bound strict (the deadline is 800 ms from the first byte);
+            // the upper one allows for a heavily loaded machine.
+            #expect(elapsed >= .milliseconds(700) && elapsed < .seconds(10))
             #expect(try await expectServes(port: server.port))
         }
     }
@@ -330,7 +332,7 @@ private func quickLimits() -> HTTPServer.Limits {
             }
             #expect(response.status == 200)
             #expect(closed)
-            #expect(elapsed >= .milliseconds(200) && elapsed < .seconds(3))
+            #expect(elapsed >= .milliseconds(200) && elapsed < .seconds(10))
         }
     }
 
@@ -345,7 +347,7 @@ private func quickLimits() -> HTTPServer.Limits {
                 return (client.closesWithoutData(), ContinuousClock.now - start)
             }
             #expect(closed)
-            #expect(elapsed >= .milliseconds(200) && elapsed < .seconds(3))
+            #expect(elapsed >= .milliseconds(200) && elapsed < .seconds(10))
         }
     }
 
@@ -394,7 +396,7 @@ private func quickLimits() -> HTTPServer.Limits {
             #expect(closed)
             #expect(server.statistics.rejectedConnections == 1)
             // Once the held connections are gone, service resumes.
-            let deadline = ContinuousClock.now + .seconds(5)
+            let deadline = ContinuousClock.now + .seconds(10)
             while server.statistics.activeConnections > 0 && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(10))
             }
@@ -411,30 +413,34 @@ private func quickLimits() -> HTTPServer.Limits {
             return .text("finished")
         }
         let server = try HTTPServer(router: router)
-        let running = Task { try await server.run() }
-        let port = server.port
-        let idleReady = Signal()
-        async let idle: Bool = offPool {
-            let client = try RawClient(port: port)
-            try client.send("GET /ok HTTP/1.1\r\nHost: t\r\n\r\n")
-            _ = try client.readResponse()
-            idleReady.fire()
-            return client.closesWithoutData()
+        try await onTestThreads {
+            let running = startServer(server)
+            let port = server.port
+            let idleReady = Signal()
+            async let idle: Bool = offPool {
+                let client = try RawClient(port: port)
+                try client.send("GET /ok HTTP/1.1\r\nHost: t\r\n\r\n")
+                _ = try client.readResponse()
+                idleReady.fire()
+                return client.closesWithoutData()
+            }
+            async let inFlight = request(port: port, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+            await idleReady.wait()
+            await started.wait()
+            let shutdownStart = ContinuousClock.now
+            server.shutdown(gracePeriod: .seconds(5))
+            let response = try await inFlight
+            #expect(response.status == 200 && response.text == "finished")
+            #expect(response.headers["connection"] == "close")
+            #expect(try await idle)
+            try await running.value
+            #expect(ContinuousClock.now - shutdownStart < .seconds(10))
+            // The listener is closed.
+            await #expect(throws: RawClientError.self) {
+                try await request(port: port, "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n")
+            }
+            await #expect(throws: HTTPServerError.alreadyStarted) { try await server.run() }
         }
-        async let inFlight = request(port: port, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
-        await idleReady.wait()
-        await started.wait()
-        let shutdownStart = ContinuousClock.now
-        server.shutdown(gracePeriod: .seconds(5))
-        let response = try await inFlight
-        #expect(response.status == 200 && response.text == "finished")
-        #expect(response.headers["connection"] == "close")
-        #expect(try await idle)
-        try await running.value
-        #expect(ContinuousClock.now - shutdownStart < .seconds(3))
-        // The listener is closed.
-        await #expect(throws: RawClientError.self) { try await request(port: port, "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n") }
-        await #expect(throws: HTTPServerError.alreadyStarted) { try await server.run() }
     }
 
     @Test func shutdownAbandonsHandlersPastTheGracePeriod() async throws {
@@ -452,30 +458,35 @@ private func quickLimits() -> HTTPServer.Limits {
             return .text("late")
         }
         let server = try HTTPServer(router: router)
-        let running = Task { try await server.run() }
-        let port = server.port
-        async let stuck: Bool = offPool {
-            let client = try RawClient(port: port)
-            try client.send("GET /stuck HTTP/1.1\r\nHost: t\r\n\r\n")
-            return client.closesWithoutData()
+        try await onTestThreads {
+            let running = startServer(server)
+            let port = server.port
+            async let stuck: Bool = offPool {
+                let client = try RawClient(port: port)
+                try client.send("GET /stuck HTTP/1.1\r\nHost: t\r\n\r\n")
+                return client.closesWithoutData()
+            }
+            await started.wait()
+            let start = ContinuousClock.now
+            server.shutdown(gracePeriod: .milliseconds(200))
+            try await running.value
+            let elapsed = ContinuousClock.now - start
+            #expect(elapsed >= .milliseconds(200) && elapsed < .seconds(10))
+            #expect(try await stuck)
+            await cancelled.wait()
         }
-        await started.wait()
-        let start = ContinuousClock.now
-        server.shutdown(gracePeriod: .milliseconds(200))
-        try await running.value
-        #expect(ContinuousClock.now - start < .seconds(2))
-        #expect(try await stuck)
-        await cancelled.wait()
     }
 
     @Test func cancellingRunShutsTheServerDown() async throws {
         let server = try HTTPServer(router: testRouter())
-        let running = Task { try await server.run() }
-        #expect(try await expectServes(port: server.port))
-        running.cancel()
-        try await running.value
-        await #expect(throws: RawClientError.self) {
-            try await request(port: server.port, "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n")
+        try await onTestThreads {
+            let running = startServer(server)
+            #expect(try await expectServes(port: server.port))
+            running.cancel()
+            try await running.value
+            await #expect(throws: RawClientError.self) {
+                try await request(port: server.port, "GET /ok HTTP/1.1\r\nHost: t\r\n\r\n")
+            }
         }
     }
 }
