@@ -224,6 +224,7 @@ struct API: Sendable {
             (store.versionVector, store.logPosition, store.seq, store.incarnation, try store.openConflictCount())
         }
         let catchingUp = await replica.pendingCatchUp
+        let acceptsWrites = await replica.acceptsWrites
         let peers = await scheduler.peerStatuses()
         var peerItems: [JSONValue] = []
         for peer in peers {
@@ -252,6 +253,7 @@ struct API: Sendable {
             ("protocolVersion", .number(Double(SyncProtocol.version))),
             ("conflicts", .number(Double(conflictCount))),
             ("catchingUp", catchingUpValue),
+            ("acceptingWrites", .bool(acceptsWrites)),
             ("peers", .array(peerItems)),
         ]
         return APIResponse.json(.object(members))

@@ -57,7 +57,14 @@ public final class Node: Sendable {
         // Serve at once (peers starting at the same time probe us too); the
         // sync links and the restore check run beside the server.
         let background = Task {
-            await scheduler.probePeers()
+            var probe = await scheduler.probePeers()
+            // After a restore this node must not write before a peer has told
+            // it how many of its own changes exist: keep asking meanwhile.
+            while restored, probe.answered == 0, probe.contactable > 0, !Task.isCancelled {
+                Log.warning("node.restored_waiting_for_peers", ["node": config.node])
+                try? await Task.sleep(for: .seconds(2))
+                probe = await scheduler.probePeers()
+            }
             let target = await replica.pendingCatchUp
             if restored || target != nil {
                 // Peers hold more of this node's changes than it does: it was

@@ -152,6 +152,9 @@ actor PeerLink {
                 throw SyncFailure(message: "pull from \(peer.node): \(error)")
             }
             let peerLogEnd = response.headers[SyncProtocol.Header.logPosition].flatMap(UInt64.init) ?? batch.nextPosition
+            if let held = response.headers[SyncProtocol.Header.yourSeq].flatMap(UInt64.init) {
+                await replica.notePeerHolds(ownSeq: held)
+            }
             if let known = cursor?.incarnation, known != batch.incarnation, request.since > 0 {
                 // The peer's log was recreated or restored: positions restart.
                 Log.info("sync.peer_incarnation_changed", ["peer": peer.node])

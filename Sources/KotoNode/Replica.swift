@@ -29,6 +29,8 @@ public actor Replica {
     private var startupCheckPending = false
 
     public func beginStartupCheck() { startupCheckPending = true }
+    /// False while the startup check runs or the node is catching up.
+    public var acceptsWrites: Bool { !startupCheckPending && pendingCatchUp == nil }
     public func endStartupCheck() { startupCheckPending = false }
 
     /// A peer holds `seq` of this node's own changes; if that is more than

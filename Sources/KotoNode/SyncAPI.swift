@@ -48,8 +48,9 @@ struct SyncAPI: Sendable {
             return APIResponse.error(.badRequest, code: "invalid_request", message: problem.description, problems: [problem])
         }
         try await checkVersions(peer: pull.node, protocolVersion: pull.protocolVersion, schemaVersion: pull.schemaVersion)
-        let (batch, logPosition) = try await replica.withStore { store in
-            (try store.readLog(after: pull.since, notCoveredBy: pull.versionVector, limit: pull.limit), store.logPosition)
+        let (batch, logPosition, yourSeq) = try await replica.withStore { store in
+            (try store.readLog(after: pull.since, notCoveredBy: pull.versionVector, limit: pull.limit), store.logPosition,
+             store.versionVector[pull.node])
         }
         // A passive peer has no link of ours to show its health: its pulls do.
         if config.peers.contains(where: { $0.node == pull.node && $0.mode == .passive }) {
@@ -59,6 +60,7 @@ struct SyncAPI: Sendable {
             "Content-Type": SyncProtocol.batchContentType,
             SyncProtocol.Header.logPosition: String(logPosition),
             SyncProtocol.Header.node: config.node,
+            SyncProtocol.Header.yourSeq: String(yourSeq),
         ], body: WireFormat.encode(batch))
     }
 

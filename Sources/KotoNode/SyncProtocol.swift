@@ -14,6 +14,9 @@ public enum SyncProtocol {
         public static let schemaVersion = "Kotosync-Schema"
         /// The sender's log end, so the receiver can show lag.
         public static let logPosition = "Kotosync-Log-Position"
+        /// On a pull answer: how many of the puller's own changes the peer
+        /// holds, so a node restored from a backup learns it is behind.
+        public static let yourSeq = "Kotosync-Your-Seq"
     }
 
     public static func json(_ vector: VersionVector) -> JSONValue {

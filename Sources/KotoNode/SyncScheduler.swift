@@ -73,10 +73,16 @@ public final class SyncScheduler: Sendable {
     /// At startup: asks each contactable peer how many of this node's own
     /// changes it holds, so a node restored from an old backup catches up
     /// before it hands out a seq again.
-    func probePeers() async {
-        await withTaskGroup(of: Void.self) { group in
-            for link in links.values { group.addTask { _ = await link.probeState() } }
+    /// Returns how many peers answered, and how many could have (not passive).
+    func probePeers() async -> (answered: Int, contactable: Int) {
+        let contactable = links.values.filter { $0.peer.mode != .passive }.count
+        let answered = await withTaskGroup(of: Bool.self) { group in
+            for link in links.values { group.addTask { await link.probeState() != nil } }
+            var count = 0
+            for await answer in group where answer { count += 1 }
+            return count
         }
+        return (answered, contactable)
     }
 }
 
