@@ -163,9 +163,16 @@ struct API: Sendable {
                     continue
                 }
                 query.afterID = value.lowercased()
-            case "includeDeleted": query.includeDeleted = value == "true"
-            case "includeErased": query.includeErased = value == "true"
-            case "conflicted": query.onlyConflicted = value == "true"
+            case "includeDeleted", "includeErased", "conflicted":
+                guard value == "true" || value == "false" else {
+                    problems.append(FieldProblem(field: name, reason: "must be true or false"))
+                    continue
+                }
+                switch name {
+                case "includeDeleted": query.includeDeleted = value == "true"
+                case "includeErased": query.includeErased = value == "true"
+                default: query.onlyConflicted = value == "true"
+                }
             default:
                 guard let spec = kind.field(named: name) else {
                     problems.append(FieldProblem(field: name, reason: "is not a filter of \(kind.table)"))

@@ -44,6 +44,9 @@ public struct Secrets: Sendable {
         }
         var reader = try ObjectReader(json, path: "secrets", allowed: ["peerToken", "tokens"])
         let peerToken = try reader.string("peerToken", required: true)!
+        guard peerToken.utf8.count >= 16 else {
+            throw ConfigError(key: "secrets.peerToken", reason: "must be at least 16 characters")
+        }
         var tokens: [Role: [String]] = [:]
         if var roles = try reader.object("tokens", allowed: Role.allCases.map(\.rawValue)) {
             for role in Role.allCases {

@@ -126,8 +126,10 @@ extension NodeConfig {
                     throw ConfigError(key: "peers[\(index)].mode", reason: "must be one of: pull, push, passive")
                 }
                 let url = try peer.string("url")
-                if mode != .passive {
-                    guard let url else { throw ConfigError(key: "peers[\(index)].url", reason: "is required unless mode is passive") }
+                if mode != .passive && url == nil {
+                    throw ConfigError(key: "peers[\(index)].url", reason: "is required unless mode is passive")
+                }
+                if let url {
                     guard url.hasPrefix("http://") || url.hasPrefix("https://"), URL(string: url)?.host != nil else {
                         throw ConfigError(key: "peers[\(index)].url", reason: "must be an http:// or https:// URL")
                     }

@@ -153,6 +153,9 @@ public final class ReplicaStore {
                 written = all
             case .update(let fields):
                 try requireLive(row, kind, id)
+                guard !fields.isEmpty else {
+                    throw ReplicaStoreError.invalid([FieldProblem(field: "(fields)", reason: "an update must write at least one field")])
+                }
                 var full = row.state.fields
                 for (name, value) in fields { full[name] = value }
                 try checkWritable(fields, full: full, kind: kind)

@@ -472,6 +472,7 @@ import Testing
         ("limit=0", ["limit"]), ("limit=1001", ["limit"]), ("limit=ten", ["limit"]), ("after=c-7", ["after"]),
         ("colour=red", ["colour"]), ("ownerMunicipality=abc", ["ownerMunicipality"]), ("jobseeker=maybe", ["jobseeker"]),
         ("limit=-1&after=x&nickname=T", ["limit", "after", "nickname"]),
+        ("includeDeleted=yes", ["includeDeleted"]), ("conflicted=1", ["conflicted"]),
     ])
     func invalidQueryIs400NamingTheParameter(query: String, fields: [String]) async throws {
         let node = try TestNode()

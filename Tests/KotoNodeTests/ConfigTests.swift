@@ -158,6 +158,11 @@ import Testing
         #expect(config.secretsFile == "\(etc)/secrets.json")
     }
 
+    @Test func passivePeerURLIsCheckedWhenGiven() {
+        let error = Self.error(Self.minimal(#""peers":[{"node":"larsmo","mode":"passive","url":"ftp://x"}]"#))
+        #expect(error?.key == "peers[0].url")
+    }
+
     @Test func loadOfAMissingFileSaysWhichFile() {
         let path = "/nonexistent/kotosync-\(UUID().uuidString)/node.json"
         do {

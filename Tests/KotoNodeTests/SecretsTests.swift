@@ -69,6 +69,12 @@ import Testing
         }
     }
 
+    @Test func shortPeerTokenIsRefused() throws {
+        let text = Self.fileText.replacingOccurrences(of: "\"peerToken\": \"\(Token.peer)\"", with: "\"peerToken\": \"short\"")
+        let error = try #require(try Self.loadError(text))
+        #expect(error.key == "secrets.peerToken")
+    }
+
     @Test func shortTokenIsRefused() throws {
         let text = #"{"peerToken":"\#(Token.peer)","tokens":{"office":["\#(Token.office)","short-token-15c"]}}"#
         let error = try #require(try Self.loadError(text))

@@ -56,6 +56,18 @@ import Testing
         #expect(!client.deleted)
     }
 
+    @Test func anUpdateWritingNoFieldIsRefusedAndLogsNothing() throws {
+        let harness = try StoreHarness()
+        let store = try harness.open("jakobstad")
+        let created = try store.create(.service, fields: Sample.fixedService(number: 1))
+        let position = store.logPosition
+        #expect(throws: ReplicaStoreError.invalid([FieldProblem(field: "(fields)", reason: "an update must write at least one field")])) {
+            try store.update(.service, id: created.rowID, fields: [:])
+        }
+        #expect(store.logPosition == position)
+        #expect(store.seq == 1)
+    }
+
     @Test func createOfAnExistingIDIsRefused() throws {
         let harness = try StoreHarness()
         let store = try harness.open("jakobstad")
