@@ -7,6 +7,7 @@ import KotoStore
 //   raw    plain SQLite inserts (same columns, one transaction, one prepared statement)
 //   local  local writes through ReplicaStore (validation, row, stamps, change log, VV), one transaction
 //   apply  remote apply of those changes as one batch into a fresh replica
+//   sql    the store's SQL for that apply alone (payloads pre-encoded, no merge): the schema's floor
 // and prints changes/s with each store path's ratio to raw. Medians of --runs.
 // `kotosync-bench region` measures five real daemons (see RegionBenchmark.swift).
 
@@ -128,6 +129,58 @@ func rawInsert(_ rows: [(UUID, FieldMap)], path: String, synchronous: Synchronou
     }
 }
 
+/// The store's SQL for applying `batch` alone — row lookup, log append, row
+/// insert with stamps and row clock — with every payload encoded beforehand
+/// and no merge: the floor the store's schema sets for remote apply.
+func storeSQLOnly(_ batch: ChangeBatch, directory: URL, synchronous: SynchronousMode) throws -> Double {
+    var options = StoreOptions()
+    options.synchronous = synchronous
+    let path = directory.appendingPathComponent("sql-only.sqlite").path
+    _ = try ReplicaStore(path: path, nodeID: "larsmo", options: options)  // creates the schema
+    let database = try Database(path: path, synchronous: synchronous)
+    let specs = RecordKind.client.fields
+    let ids = batch.changes.map { $0.rowID.lowercased }
+    let payloads = batch.changes.map { WireFormat.encodeFields($0.fields, record: .client) }
+    let clocks = batch.changes.map { WireFormat.encodeClock($0.rowClock) }
+    let stamps = batch.changes.map { change in
+        WireFormat.encodeStamps(change.fields.mapValues { _ in FieldStamp(hlc: change.hlc, dot: change.dot) }, record: .client)
+    }
+    let columns = ["id"] + specs.map(\.column) + ["row_clock", "stamps", "erased", "open_conflicts"]
+    let insertRow = "INSERT INTO clients (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
+    let appendLog = "INSERT INTO change_log (pos, origin, seq, hlc, record, row_id, kind, payload, row_clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    return try seconds {
+        try database.transaction {
+            for (index, change) in batch.changes.enumerated() {
+                let lookup = try database.statement("SELECT client_number FROM clients WHERE id = ?")
+                try lookup.bind(ids[index], at: 1)
+                _ = try lookup.step()
+                let log = try database.statement(appendLog)
+                try log.bind([.integer(Int64(index + 1)), .text(change.dot.origin), .integer(Int64(change.dot.seq)),
+                              .integer(Int64(bitPattern: change.hlc.rawValue)), .text("clients"), .text(ids[index]), .integer(1),
+                              .blob(payloads[index]), .blob(clocks[index])])
+                try log.run()
+                let row = try database.statement(insertRow)
+                try row.bind(ids[index], at: 1)
+                for (offset, spec) in specs.enumerated() {
+                    let column = Int32(offset + 2)
+                    switch change.fields[spec.name] ?? .null {
+                    case .null: try row.bindNull(at: column)
+                    case .text(let text): try row.bind(text, at: column)
+                    case .integer(let number): try row.bind(number, at: column)
+                    case .bool(let flag): try row.bind(flag ? 1 : 0, at: column)
+                    }
+                }
+                let meta = Int32(specs.count + 2)
+                try row.bind([UInt8](clocks[index]), at: meta)
+                try row.bind(stamps[index], at: meta + 1)
+                try row.bind(0, at: meta + 2)
+                try row.bind(0, at: meta + 3)
+                try row.run()
+            }
+        }
+    }
+}
+
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
     return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
@@ -145,7 +198,7 @@ func machine() -> String {
 /// Raw insert vs local writes vs remote apply, in one process on the same rows.
 func runStoreBenchmark(_ options: Options) {
     let rows = generateClients(count: options.rows)
-    var raw: [Double] = [], local: [Double] = [], apply: [Double] = []
+    var raw: [Double] = [], local: [Double] = [], apply: [Double] = [], sqlOnly: [Double] = []
     print("kotosync-bench: \(options.rows) client rows, \(options.runs) runs, synchronous=\(options.synchronous.rawValue)")
     print("machine: \(machine())")
     do {
@@ -172,10 +225,14 @@ func runStoreBenchmark(_ options: Options) {
             let replicated = try replica.count(.client)
             precondition(replicated == rows.count, "the replica must hold every row")
 
+            let sqlOnlySeconds = try storeSQLOnly(batch, directory: directory, synchronous: options.synchronous)
+
             raw.append(Double(rows.count) / rawSeconds)
+            sqlOnly.append(Double(rows.count) / sqlOnlySeconds)
             local.append(Double(rows.count) / localSeconds)
             apply.append(Double(rows.count) / applySeconds)
-            print(String(format: "run %d: raw %.0f/s, local %.0f/s, apply %.0f/s", run, raw.last!, local.last!, apply.last!))
+            print(String(format: "run %d: raw %.0f/s, local %.0f/s, apply %.0f/s, store SQL only %.0f/s",
+                         run, raw.last!, local.last!, apply.last!, sqlOnly.last!))
         }
     } catch {
         fail("\(error)")
@@ -187,6 +244,7 @@ func runStoreBenchmark(_ options: Options) {
     print(String(format: "| raw SQLite insert | %.0f | 1.00 |", rawMedian))
     print(String(format: "| local write (store) | %.0f | %.2f |", median(local), median(local) / rawMedian))
     print(String(format: "| remote apply (store) | %.0f | %.2f |", median(apply), median(apply) / rawMedian))
+    print(String(format: "| store SQL only, pre-encoded, no merge | %.0f | %.2f |", median(sqlOnly), median(sqlOnly) / rawMedian))
 }
 
 if CommandLine.arguments.dropFirst().first == "region" {
