@@ -14,7 +14,9 @@ configured peers over HTTP, and the API (see README.md).
 options:
   --config PATH   JSON configuration file (see Config/ for examples)
   --restored      the database was just restored from a backup: start a new
-                  log incarnation so peers re-read this node's log from 0
+                  log incarnation so peers re-read this node's log from 0, and
+                  take no local write until a peer has said how many of this
+                  node's own changes exist (and they are pulled back)
   -h, --help      show this help
 
 environment:
