@@ -64,9 +64,7 @@ enum RegionPaths {
             }
         }
         candidates.append(packageRoot.appendingPathComponent(".build/debug/kotosyncd").path)
-        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-            return candidate
-        }
+        if let found = firstExecutable(candidates) { return found }
         throw RegionError("""
             kotosyncd binary not found (looked next to the test bundle and in .build/debug: \
             \(candidates.joined(separator: ", "))). Build it with the tests: \
@@ -76,28 +74,180 @@ enum RegionPaths {
 
     /// The `sqlite3` command-line shell, needed for `PRAGMA integrity_check`.
     static func sqliteShell() throws -> String {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for directory in path.split(separator: ":") + ["/usr/bin", "/usr/local/bin"] {
-            let candidate = "\(directory)/sqlite3"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        throw RegionError("""
+        try tool("sqlite3", fallbackDirectories: ["/usr/bin", "/usr/local/bin"], missing: """
             the sqlite3 command-line shell is not installed, so PRAGMA integrity_check cannot run: \
             deploy/test.sh must install the Debian package `sqlite3` (add it to need_packages)
             """)
     }
+
+    /// An installed tool: the first executable among `preferred` (nil
+    /// entries skipped), then `name` in each directory of `PATH`, then in
+    /// `fallbackDirectories`; throws `missing` when there is none.
+    static func tool(_ name: String, preferred: [String?] = [], fallbackDirectories: [String] = [], missing: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let directories = path.split(separator: ":").map(String.init) + fallbackDirectories
+        guard let found = firstExecutable(preferred.compactMap { $0 } + directories.map { "\($0)/\(name)" }) else {
+            throw RegionError(missing)
+        }
+        return found
+    }
+
+    private static func firstExecutable(_ candidates: [String]) -> String? {
+        candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// A new directory only its owner can use, `<prefix>-XXXXXX` in the system's temporary directory.
+    static func makeTemporaryDirectory(prefix: String) throws -> String {
+        let template = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-XXXXXX").path
+        var buffer = Array(template.utf8CString)
+        guard mkdtemp(&buffer) != nil else { throw RegionError("mkdtemp failed: \(String(cString: strerror(errno)))") }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }
 
-// MARK: - Child process bookkeeping
+// MARK: - Files
 
-/// Pids of daemons still running, killed at exit in case a test crashed
-/// past its cleanup.
-let liveDaemons = Mutex<Set<Int32>>([])
+/// Writes `text` to `path` (replacing what was there), then sets `permissions` when given.
+func writeFile(_ text: String, to path: String, permissions: Int? = nil) throws {
+    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else { throw RegionError("cannot write \(path)") }
+    if let permissions { try FileManager.default.setAttributes([.posixPermissions: permissions], ofItemAtPath: path) }
+}
+
+/// The last `lines` lines of a log file, for failure messages (the daemons
+/// log ids and counts, never field values).
+func tail(ofFile path: String, lines: Int, missing: String = "(no log)") -> String {
+    guard let data = FileManager.default.contents(atPath: path) else { return missing }
+    return String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(lines).joined(separator: "\n")
+}
+
+// MARK: - Child processes
+
+/// Pids of child processes still running, with the signal that ends each,
+/// sent at exit in case a test crashed past its cleanup.
+let liveChildren = Mutex<[Int32: Int32]>([:])
 private let exitHook: Void = {
     atexit {
-        for pid in liveDaemons.withLock({ $0 }) { Glibc.kill(pid, SIGKILL) }
+        for (pid, number) in liveChildren.withLock({ $0 }) { Glibc.kill(pid, number) }
     }
 }()
+
+/// One child process (a daemon, nginx's master, a tool), its output
+/// appended to a log file. Waits poll with `Task.sleep`.
+final class ChildProcess: @unchecked Sendable {
+    typealias Exit = (status: Int32, signalled: Bool)
+
+    let name: String
+    let logPath: String
+    private let lock = NSLock()
+    private let process: Process
+
+    /// Launches it: `environment` on top of this process's, in `directory`
+    /// when given, `banner` written to the log first. `atExit`: the signal it
+    /// gets if the test process exits with it still running (nginx's master:
+    /// SIGTERM, so that it stops its workers).
+    init(name: String, executable: String, arguments: [String], logPath: String, environment: [String: String] = [:],
+         directory: String? = nil, banner: String? = nil, atExit: Int32 = SIGKILL) throws {
+        _ = exitHook
+        self.name = name
+        self.logPath = logPath
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        guard let log = FileHandle(forWritingAtPath: logPath) else { throw RegionError("cannot open \(logPath)") }
+        defer { try? log.close() }
+        _ = try log.seekToEnd()
+        if let banner { log.write(Data(banner.utf8)) }
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        let pid = process.processIdentifier
+        liveChildren.withLock { $0[pid] = atExit }
+    }
+
+    /// Runs a tool to completion, its output appended to `logPath`, and
+    /// returns its exit status; killed, and thrown, after `timeout`.
+    static func run(_ executable: String, _ arguments: [String], logPath: String, directory: String? = nil,
+                    timeout: Duration) async throws -> Int32 {
+        let child = try ChildProcess(name: (executable as NSString).lastPathComponent, executable: executable, arguments: arguments,
+                                     logPath: logPath, directory: directory)
+        guard let exit = await child.exitOrKill(after: timeout) else {
+            throw RegionError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+        }
+        return exit.status
+    }
+
+    var isRunning: Bool { lock.withLock { process.isRunning } }
+
+    /// Sends `number` while it runs; false when it no longer does.
+    @discardableResult
+    func signal(_ number: Int32) -> Bool {
+        lock.withLock { process.isRunning && Glibc.kill(process.processIdentifier, number) == 0 }
+    }
+
+    /// Waits for it to exit; nil on timeout.
+    func waitForExit(timeout: Duration) async throws -> Exit? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let exit: Exit? = lock.withLock {
+                guard !process.isRunning else { return nil }
+                liveChildren.withLock { _ = $0.removeValue(forKey: process.processIdentifier) }
+                return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
+            }
+            if let exit { return exit }
+            if ContinuousClock.now >= deadline { return nil }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Waits up to `timeout` for it to exit, else SIGKILLs it (with its
+    /// children) and waits up to 5 s more; nil when it had to be killed.
+    @discardableResult
+    func exitOrKill(after timeout: Duration) async -> Exit? {
+        if let exit = try? await waitForExit(timeout: timeout) { return exit }
+        kill()
+        _ = try? await waitForExit(timeout: .seconds(5))
+        return nil
+    }
+
+    /// SIGCONT (in case it was stopped), `number`, then `exitOrKill`.
+    @discardableResult
+    func stop(_ number: Int32 = SIGTERM, timeout: Duration = .seconds(15)) async -> Exit? {
+        signal(SIGCONT)
+        signal(number)
+        return await exitOrKill(after: timeout)
+    }
+
+    /// SIGKILL for it and its direct children (nginx's workers would
+    /// otherwise outlive a killed master), at once.
+    func kill() {
+        lock.withLock {
+            guard process.isRunning else { return }
+            let pid = process.processIdentifier
+            let children = Self.children(of: pid)
+            if Glibc.kill(pid, SIGKILL) == 0 { liveChildren.withLock { _ = $0.removeValue(forKey: pid) } }
+            for child in children { _ = Glibc.kill(child, SIGKILL) }
+        }
+    }
+
+    /// Pids whose parent is `pid`, from /proc.
+    static func children(of pid: Int32) -> [Int32] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return entries.compactMap { entry -> Int32? in
+            guard let candidate = Int32(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            // After "pid (comm)": state, then the parent's pid.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == pid ? candidate : nil
+        }
+    }
+}
 
 // MARK: - Configuration
 
@@ -168,7 +318,7 @@ final class RegionNode: @unchecked Sendable {
     let tokens: Tokens
     let client: AsyncHTTPClient
     private let lock = NSLock()
-    private var process: Process?
+    private var process: ChildProcess?
 
     var url: String { "http://127.0.0.1:\(port)" }
     var databasePath: String { "\(dataDirectory)/\(name).sqlite" }
@@ -188,64 +338,65 @@ final class RegionNode: @unchecked Sendable {
     }
 
     var isRunning: Bool { lock.withLock { process?.isRunning ?? false } }
-    var pid: Int32? { lock.withLock { process.map(\.processIdentifier) } }
+    private var current: ChildProcess? { lock.withLock { process } }
 
     /// Launches the daemon (not waiting for it to serve).
     func launch(binary: String, configPath: String? = nil, environment: [String: String] = [:], arguments: [String] = []) throws {
-        _ = exitHook
         try lock.withLock {
             if let process, process.isRunning { throw RegionError("\(name) is already running") }
-            if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-            guard let log = FileHandle(forWritingAtPath: logPath) else { throw RegionError("cannot open \(logPath)") }
-            defer { try? log.close() }
-            _ = try log.seekToEnd()
-            log.write(Data("=== harness: starting \(name) \(arguments.joined(separator: " ")) at \(Date())\n".utf8))
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["--config", configPath ?? self.configPath] + arguments
-            var env = ProcessInfo.processInfo.environment
-            for (key, value) in environment { env[key] = value }
-            process.environment = env
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = log
-            process.standardError = log
-            try process.run()
-            liveDaemons.withLock { _ = $0.insert(process.processIdentifier) }
-            self.process = process
+            process = try ChildProcess(name: name, executable: binary, arguments: ["--config", configPath ?? self.configPath] + arguments,
+                                       logPath: logPath, environment: environment,
+                                       banner: "=== harness: starting \(name) \(arguments.joined(separator: " ")) at \(Date())\n")
         }
+    }
+
+    /// Launches the daemon and waits until it answers `/healthz`; throws,
+    /// with its log tail, when it exits first or does not answer in time.
+    func start(binary: String, configPath: String? = nil, environment: [String: String] = [:], arguments: [String] = [],
+               timeout: Duration = .seconds(20)) async throws {
+        try launch(binary: binary, configPath: configPath, environment: environment, arguments: arguments)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if !isRunning {
+                let exit = try await waitForExit(timeout: .seconds(1))
+                throw RegionError("\(name) exited during startup (status \(exit.map { String($0.status) } ?? "?")); log:\n\(logTail())")
+            }
+            if let result = try? await send(.get, "/healthz", role: .none, timeout: .seconds(1)), result.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw RegionError("\(name) did not answer /healthz within \(timeout); log:\n\(logTail())")
     }
 
     /// Sends `signal` to the running daemon; false when none runs.
     @discardableResult
-    func signal(_ number: Int32) -> Bool {
-        lock.withLock {
-            guard let process, process.isRunning else { return false }
-            return Glibc.kill(process.processIdentifier, number) == 0
-        }
-    }
+    func signal(_ number: Int32) -> Bool { current?.signal(number) ?? false }
 
     /// Waits for the daemon to exit; nil on timeout. Returns (status, killed by signal).
-    func waitForExit(timeout: Duration) async throws -> (status: Int32, signalled: Bool)? {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            let result: (Int32, Bool)? = lock.withLock {
-                guard let process else { return (0, false) }
-                guard !process.isRunning else { return nil }
-                liveDaemons.withLock { _ = $0.remove(process.processIdentifier) }
-                return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
-            }
-            if let result { return result }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return nil
+    func waitForExit(timeout: Duration) async throws -> ChildProcess.Exit? {
+        guard let current else { return (0, false) }
+        return try await current.waitForExit(timeout: timeout)
     }
+
+    /// See `ChildProcess.exitOrKill`.
+    @discardableResult
+    func exitOrKill(after timeout: Duration) async -> ChildProcess.Exit? {
+        guard let current else { return (0, false) }
+        return await current.exitOrKill(after: timeout)
+    }
+
+    /// See `ChildProcess.stop`.
+    @discardableResult
+    func stop(_ number: Int32 = SIGTERM, timeout: Duration = .seconds(15)) async -> ChildProcess.Exit? {
+        guard let current else { return (0, false) }
+        return await current.stop(number, timeout: timeout)
+    }
+
+    /// SIGKILL at once (see `ChildProcess.kill`).
+    func kill() { current?.kill() }
 
     /// The last lines of this node's log, for failure messages (the daemon
     /// logs ids and counts, never field values).
-    func logTail(lines: Int = 20) -> String {
-        guard let data = FileManager.default.contents(atPath: logPath) else { return "(no log)" }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(lines).joined(separator: "\n")
-    }
+    func logTail(lines: Int = 20) -> String { tail(ofFile: logPath, lines: lines) }
 
     var log: String {
         FileManager.default.contents(atPath: logPath).map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -292,8 +443,8 @@ final class RegionNode: @unchecked Sendable {
         }
     }
 
-    func record(_ kind: RecordKind, _ id: String) async throws -> JSONValue? {
-        let result = try await send(.get, "/v1/\(kind.table)/\(id)", role: .coordinator)
+    func record(_ kind: RecordKind, _ id: String, role: Role = .coordinator) async throws -> JSONValue? {
+        let result = try await send(.get, "/v1/\(kind.table)/\(id)", role: role)
         if result.status == 404 { return nil }
         guard result.status == 200, let json = result.json else { throw RegionError("\(name): GET \(kind.table)/\(id) answered \(result.status)") }
         return json
@@ -313,9 +464,14 @@ final class RegionNode: @unchecked Sendable {
         return items
     }
 
+    /// The peer links in this node's status.
+    func peers() async throws -> [JSONValue] {
+        try await status()["peers"]?.arrayValue ?? []
+    }
+
     /// The status entry of one peer link.
     func peerStatus(_ peer: String) async throws -> JSONValue? {
-        try await status()["peers"]?.arrayValue?.first { $0["node"]?.stringValue == peer }
+        try await peers().first { $0["node"]?.stringValue == peer }
     }
 
     /// The highest seq of `origin` this node holds.
@@ -326,7 +482,7 @@ final class RegionNode: @unchecked Sendable {
 
 // MARK: - A region of nodes
 
-final class RegionCluster: @unchecked Sendable {
+final class RegionCluster: RegionLab, @unchecked Sendable {
     let directory: String
     let options: RegionOptions
     let binary: String
@@ -340,10 +496,7 @@ final class RegionCluster: @unchecked Sendable {
     init(_ options: RegionOptions = RegionOptions()) throws {
         self.options = options
         binary = try RegionPaths.daemonBinary()
-        let template = FileManager.default.temporaryDirectory.appendingPathComponent("kotosync-region-XXXXXX").path
-        var buffer = Array(template.utf8CString)
-        guard mkdtemp(&buffer) != nil else { throw RegionError("mkdtemp failed: \(String(cString: strerror(errno)))") }
-        directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        directory = try RegionPaths.makeTemporaryDirectory(prefix: "kotosync-region")
         secretsPath = "\(directory)/secrets.json"
         let demoSecrets = RegionPaths.demoConfigDirectory.appendingPathComponent("secrets.json").path
         try FileManager.default.copyItem(atPath: demoSecrets, toPath: secretsPath)
@@ -456,9 +609,7 @@ final class RegionCluster: @unchecked Sendable {
         }
         if let grace = options.shutdownGraceSeconds { result.append(("shutdownGraceSeconds", .number(grace))) }
         let target = path ?? node.configPath
-        guard FileManager.default.createFile(atPath: target, contents: Data(JSONValue.object(result).serialized.utf8)) else {
-            throw RegionError("cannot write \(target)")
-        }
+        try writeFile(JSONValue.object(result).serialized, to: target)
         return target
     }
 
@@ -469,21 +620,9 @@ final class RegionCluster: @unchecked Sendable {
     /// (local writes are answered 503 "catching_up" until then).
     func start(_ name: String, configPath: String? = nil, environment: [String: String] = [:], arguments: [String] = [],
                untilWritable: Bool = true, timeout: Duration = .seconds(20)) async throws {
-        let node = self[name]
-        try node.launch(binary: binary, configPath: configPath, environment: environment, arguments: arguments)
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if !node.isRunning {
-                let exit = try await node.waitForExit(timeout: .seconds(1))
-                throw RegionError("\(name) exited during startup (status \(exit.map { String($0.status) } ?? "?")); log:\n\(node.logTail())")
-            }
-            if let result = try? await node.send(.get, "/healthz", role: .none, timeout: .seconds(1)), result.status == 200 {
-                if untilWritable { try await waitWritable(name, deadline: deadline) }
-                return
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw RegionError("\(name) did not answer /healthz within \(timeout); log:\n\(node.logTail())")
+        try await self[name].start(binary: binary, configPath: configPath, environment: environment, arguments: arguments, timeout: timeout)
+        if untilWritable { try await waitWritable(name, deadline: deadline) }
     }
 
     /// Polls with an update of a record that does not exist: 503 while local
@@ -510,11 +649,7 @@ final class RegionCluster: @unchecked Sendable {
     func stop(_ name: String, timeout: Duration = .seconds(20)) async throws -> (status: Int32, signalled: Bool, elapsed: Duration) {
         let node = self[name]
         let started = ContinuousClock.now
-        node.signal(SIGCONT)
-        node.signal(SIGTERM)
-        guard let exit = try await node.waitForExit(timeout: timeout) else {
-            node.signal(SIGKILL)
-            _ = try await node.waitForExit(timeout: .seconds(5))
+        guard let exit = await node.stop(SIGTERM, timeout: timeout) else {
             throw RegionError("\(name) did not exit within \(timeout) of SIGTERM; log:\n\(node.logTail())")
         }
         return (exit.status, exit.signalled, ContinuousClock.now - started)
@@ -536,25 +671,19 @@ final class RegionCluster: @unchecked Sendable {
     /// Stops every running node gracefully (SIGKILL for any that hangs).
     func stopAll() async {
         for node in all where node.isRunning { node.signal(SIGCONT); node.signal(SIGTERM) }
-        for node in all {
-            let exited = (try? await node.waitForExit(timeout: .seconds(15))) != nil
-            if !exited {
-                node.signal(SIGKILL)
-                _ = try? await node.waitForExit(timeout: .seconds(5))
-            }
-        }
+        for node in all { await node.exitOrKill(after: .seconds(15)) }
     }
 
     /// Synchronous last resort (deinit, failures): SIGKILL whatever still runs.
     func killAll() {
         for node in nodes.values {
             node.signal(SIGCONT)
-            if let pid = node.pid, node.signal(SIGKILL) { liveDaemons.withLock { _ = $0.remove(pid) } }
+            node.kill()
         }
     }
 
-    func removeDirectory() {
-        try? FileManager.default.removeItem(atPath: directory)
+    func failureLogs() -> String {
+        all.map { "\n--- \($0.name) log tail:\n\($0.logTail(lines: 12))" }.joined()
     }
 
     // MARK: Convergence
@@ -671,23 +800,7 @@ final class RegionCluster: @unchecked Sendable {
         let shell = try RegionPaths.sqliteShell()
         let output = "\(directory)/\(name)-integrity.txt"
         _ = FileManager.default.createFile(atPath: output, contents: nil)
-        guard let handle = FileHandle(forWritingAtPath: output) else { throw RegionError("cannot open \(output)") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: shell)
-        process.arguments = [self[name].databasePath, "PRAGMA integrity_check;"]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        try? handle.close()
-        let deadline = ContinuousClock.now + .seconds(60)
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                Glibc.kill(process.processIdentifier, SIGKILL)
-                throw RegionError("sqlite3 integrity_check on \(name) did not finish")
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        _ = try await ChildProcess.run(shell, [self[name].databasePath, "PRAGMA integrity_check;"], logPath: output, timeout: .seconds(60))
         let text = FileManager.default.contents(atPath: output).map { String(decoding: $0, as: UTF8.self) } ?? ""
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -695,27 +808,44 @@ final class RegionCluster: @unchecked Sendable {
 
 // MARK: - Running a region
 
+/// Child processes working in one temporary directory, as `withCleanup` runs them.
+protocol RegionLab: AnyObject, Sendable {
+    var directory: String { get }
+    /// Stops every child gracefully (SIGKILL for any that hangs).
+    func stopAll() async
+    /// Synchronous last resort: SIGKILL whatever still runs.
+    func killAll()
+    /// Log tails for the failure report (ids and counts, never field values).
+    func failureLogs() -> String
+}
+
+/// Runs `body`, then always stops `lab`'s children: gracefully after
+/// success; with SIGKILL after a thrown error, printing its log tails. The
+/// directory is removed either way unless `KOTOSYNC_KEEP_REGION` is set.
+func withCleanup<Lab: RegionLab, T>(_ lab: Lab, _ body: () async throws -> T) async throws -> T {
+    let keep = ProcessInfo.processInfo.environment["KOTOSYNC_KEEP_REGION"] != nil
+    do {
+        let result = try await body()
+        await lab.stopAll()
+        if !keep { try? FileManager.default.removeItem(atPath: lab.directory) }
+        return result
+    } catch {
+        lab.killAll()
+        let report = keep ? "region kept at \(lab.directory)" : "region failed (set KOTOSYNC_KEEP_REGION=1 to keep its directory)"
+        note(report + lab.failureLogs())
+        if !keep { try? FileManager.default.removeItem(atPath: lab.directory) }
+        throw error
+    }
+}
+
 /// Creates a region, starts its nodes (unless `start` is false), runs
-/// `body`, and always stops the daemons. The temp directory is removed
-/// after success and kept (with its path and log tails printed) after a
-/// thrown error.
+/// `body`, and always stops the daemons (see `withCleanup`).
 func withRegion<T>(_ options: RegionOptions = RegionOptions(), start: Bool = true,
                    _ body: (RegionCluster) async throws -> T) async throws -> T {
     let region = try RegionCluster(options)
-    do {
+    return try await withCleanup(region) {
         if start { try await region.startAll() }
-        let result = try await body(region)
-        await region.stopAll()
-        if ProcessInfo.processInfo.environment["KOTOSYNC_KEEP_REGION"] == nil { region.removeDirectory() }
-        return result
-    } catch {
-        region.killAll()
-        let keep = ProcessInfo.processInfo.environment["KOTOSYNC_KEEP_REGION"] != nil
-        var report = keep ? "region kept at \(region.directory)" : "region failed (set KOTOSYNC_KEEP_REGION=1 to keep its directory)"
-        for node in region.all { report += "\n--- \(node.name) log tail:\n\(node.logTail(lines: 12))" }
-        note(report)
-        if !keep { region.removeDirectory() }
-        throw error
+        return try await body(region)
     }
 }
 
@@ -724,14 +854,17 @@ func note(_ line: String) {
     print("region: \(line)")
 }
 
-/// Polls `condition` until it holds; a throwing poll counts as "not yet".
-func waitUntil(_ what: String, timeout: Duration = .seconds(30), poll: Duration = .milliseconds(100),
+/// Polls `condition` until it holds; a throwing poll counts as "not yet",
+/// except that with `failFast` a thrown `RegionError` ends the wait at once.
+func waitUntil(_ what: String, timeout: Duration = .seconds(30), poll: Duration = .milliseconds(100), failFast: Bool = false,
                _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     var lastError: (any Error)?
     while true {
         do {
             if try await condition() { return }
+        } catch let error as RegionError where failFast {
+            throw error
         } catch {
             lastError = error
         }

@@ -2,7 +2,6 @@ import Foundation
 import Glibc
 import KotoCore
 import KotoHTTP
-import Synchronization
 import Testing
 
 // Two offices through a real nginx with mutual TLS: jakobstad pulls larsmo
@@ -11,8 +10,9 @@ import Testing
 // larsmo is nginx, and larsmo never contacts jakobstad (passive), so a
 // record written at larsmo can reach jakobstad only through the proxy.
 //
-// Self-contained (its own processes, ports and files) apart from being
-// nested in `Region`, so it never runs alongside another region's daemons.
+// Its own processes, ports, configs and files, on RegionHarness's helpers
+// (daemons as `RegionNode`s, nginx and openssl as `ChildProcess`es); nested
+// in `Region`, so it never runs alongside another region's daemons.
 // Blocking work stays off Swift's cooperative pool: HTTP goes through
 // `AsyncHTTPClient`, waits for child processes poll with `Task.sleep`.
 
@@ -23,28 +23,20 @@ extension Region {
               .timeLimit(.minutes(2)))
         func pullThroughNginxWithMutualTLS() async throws {
             let lab = try Lab()
-            do {
-                try await run(lab)
-                await lab.stopAll()
-                lab.finish(failed: false)
-            } catch {
-                lab.killAll()
-                lab.finish(failed: true)
-                throw error
-            }
+            try await withCleanup(lab) { try await run(lab) }
         }
 
         private func run(_ lab: Lab) async throws {
             try await lab.makePKI()
-            try lab.writeSecrets()
+            let (jakobstad, larsmo) = (lab.jakobstad, lab.larsmo)
 
             // larsmo: jakobstad is passive, so larsmo never contacts it.
-            try lab.writeConfig(node: "larsmo", port: lab.larsmoPort, data: "larsmo",
+            try lab.writeConfig(larsmo, data: "larsmo",
                                 peers: [.object([("node", .string("jakobstad")), ("mode", .string("passive"))])], tls: nil)
-            let larsmo = try await lab.startDaemon("larsmo", port: lab.larsmoPort)
-            let first = UUID().uuidString.lowercased()
-            try await lab.createService(id: first, at: "larsmo", port: lab.larsmoPort)
-            #expect(try await lab.peers(port: lab.larsmoPort).map { $0["mode"]?.stringValue } == ["passive"],
+            try await larsmo.start(binary: lab.daemon)
+            let first = newID()
+            try await lab.createService(id: first, at: larsmo)
+            #expect(try await larsmo.peers().map { $0["mode"]?.stringValue } == ["passive"],
                     "larsmo must never contact jakobstad itself")
 
             try await lab.startNginx()
@@ -73,40 +65,40 @@ extension Region {
             #expect(wrongCA.contains("SSL") && wrongCA.contains("certificate"), "lastError: \(wrongCA)")
 
             // The real thing: the region CA bundle plus a client certificate it signed.
-            try lab.writeConfig(node: "jakobstad", port: lab.jakobstadPort, data: "jakobstad", peers: [lab.larsmoThroughNginx],
+            try lab.writeConfig(jakobstad, data: "jakobstad", peers: [lab.larsmoThroughNginx],
                                 tls: [("caBundle", lab.pki("ca.pem")), ("clientCertificate", lab.pki("client.pem")),
                                       ("clientKey", lab.pki("client.key"))])
-            let jakobstad = try await lab.startDaemon("jakobstad", port: lab.jakobstadPort)
-            let links = try await lab.peers(port: lab.jakobstadPort)
+            try await jakobstad.start(binary: lab.daemon)
+            let links = try await jakobstad.peers()
             #expect(links.map { $0["url"]?.stringValue } == ["https://127.0.0.1:\(lab.nginxPort)"], "jakobstad's only peer must be nginx")
-            try await lab.waitUntil("larsmo's record at jakobstad", timeout: .seconds(20)) {
-                try await lab.service(first, port: lab.jakobstadPort) != nil
+            try await waitUntil("larsmo's record at jakobstad", timeout: .seconds(20), failFast: true) {
+                try await jakobstad.record(.service, first, role: .office) != nil
             }
-            #expect(try await lab.service(first, port: lab.jakobstadPort)?["id"]?.stringValue == first)
-            try await lab.waitUntil("jakobstad's link to larsmo to be ok", timeout: .seconds(10)) {
-                try await lab.peerStatus("larsmo", port: lab.jakobstadPort)?["state"]?.stringValue == "ok"
+            #expect(try await jakobstad.record(.service, first, role: .office)?["id"]?.stringValue == first)
+            try await waitUntil("jakobstad's link to larsmo to be ok", timeout: .seconds(10), failFast: true) {
+                try await jakobstad.peerStatus("larsmo")?["state"]?.stringValue == "ok"
             }
-            #expect(try await lab.peerStatus("larsmo", port: lab.jakobstadPort)?["lastError"] == .null)
+            #expect(try await jakobstad.peerStatus("larsmo")?["lastError"] == .null)
             let pulls = lab.successfulPullsThroughNginx()
             #expect(pulls > 0, "no pull answered 200 in nginx's access log")
-            lab.note("record \(first) reached jakobstad through nginx (\(pulls) pulls answered 200 by nginx)")
+            note("tls: record \(first) reached jakobstad through nginx (\(pulls) pulls answered 200 by nginx)")
 
             // Without nginx nothing arrives; with it back, the next record does.
             await lab.stopNginx()
-            try await lab.waitUntil("jakobstad's link to back off without nginx", timeout: .seconds(10)) {
-                try await lab.peerStatus("larsmo", port: lab.jakobstadPort)?["state"]?.stringValue == "backing off"
+            try await waitUntil("jakobstad's link to back off without nginx", timeout: .seconds(10), failFast: true) {
+                try await jakobstad.peerStatus("larsmo")?["state"]?.stringValue == "backing off"
             }
-            let second = UUID().uuidString.lowercased()
-            try await lab.createService(id: second, at: "larsmo", port: lab.larsmoPort)
-            try await lab.expectAbsent(second, port: lab.jakobstadPort, for: .milliseconds(1500), "while nginx is down")
+            let second = newID()
+            try await lab.createService(id: second, at: larsmo)
+            try await lab.expectAbsent(second, at: jakobstad, for: .milliseconds(1500), "while nginx is down")
             try await lab.startNginx()
-            try await lab.waitUntil("the second record at jakobstad once nginx is back", timeout: .seconds(20)) {
-                try await lab.service(second, port: lab.jakobstadPort) != nil
+            try await waitUntil("the second record at jakobstad once nginx is back", timeout: .seconds(20), failFast: true) {
+                try await jakobstad.record(.service, second, role: .office) != nil
             }
             #expect(lab.successfulPullsThroughNginx() > pulls)
-            lab.note("record \(second) waited for nginx and arrived once it was back")
-            await lab.stop(jakobstad)
-            await lab.stop(larsmo)
+            note("tls: record \(second) waited for nginx and arrived once it was back")
+            await jakobstad.stop()
+            await larsmo.stop()
         }
     }
 }
@@ -114,129 +106,16 @@ extension Region {
 // MARK: - The lab: files, ports, child processes
 
 extension Region.RegionTLSTests {
-    struct LabError: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
-    }
-
-    /// Pids still running with the signal that ends them, for the exit hook.
-    static let liveChildren = Mutex<[Int32: Int32]>([:])
-    private static let exitHook: Void = {
-        atexit {
-            for (pid, number) in Region.RegionTLSTests.liveChildren.withLock({ $0 }) { Glibc.kill(pid, number) }
-        }
-    }()
-
-    /// One child process (a daemon, nginx's master, a tool) with its log file.
-    final class Child: @unchecked Sendable {
-        let name: String
-        let logPath: String
-        /// What ends it cleanly: SIGTERM (nginx's master then stops its workers).
-        let stopSignal: Int32
-        private let lock = NSLock()
-        private let process: Process
-
-        /// `atExit`: the signal it gets if the test process exits with it
-        /// still running (nginx's master: SIGTERM, so it stops its workers).
-        init(name: String, executable: String, arguments: [String], logPath: String, stopSignal: Int32 = SIGTERM,
-             atExit: Int32 = SIGKILL, directory: String? = nil) throws {
-            _ = Region.RegionTLSTests.exitHook
-            self.name = name
-            self.logPath = logPath
-            self.stopSignal = stopSignal
-            if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-            guard let log = FileHandle(forWritingAtPath: logPath) else { throw LabError("cannot open \(logPath)") }
-            defer { try? log.close() }
-            _ = try log.seekToEnd()
-            process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = log
-            process.standardError = log
-            try process.run()
-            let pid = process.processIdentifier
-            Region.RegionTLSTests.liveChildren.withLock { $0[pid] = atExit }
-        }
-
-        var pid: Int32 { process.processIdentifier }
-        var isRunning: Bool { lock.withLock { process.isRunning } }
-
-        func signal(_ number: Int32) {
-            lock.withLock {
-                if process.isRunning { _ = Glibc.kill(process.processIdentifier, number) }
-            }
-        }
-
-        /// The exit status once it exited, nil on timeout.
-        func waitForExit(timeout: Duration) async -> Int32? {
-            let deadline = ContinuousClock.now + timeout
-            while true {
-                let status: Int32? = lock.withLock {
-                    guard !process.isRunning else { return nil }
-                    Region.RegionTLSTests.liveChildren.withLock { _ = $0.removeValue(forKey: process.processIdentifier) }
-                    return process.terminationStatus
-                }
-                if let status { return status }
-                if ContinuousClock.now >= deadline { return nil }
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-        }
-
-        /// The clean signal, then SIGKILL for it and its children (nginx's
-        /// workers would otherwise outlive a killed master).
-        func stop(timeout: Duration = .seconds(15)) async {
-            signal(SIGCONT)
-            signal(stopSignal)
-            if await waitForExit(timeout: timeout) != nil { return }
-            kill()
-            _ = await waitForExit(timeout: .seconds(5))
-        }
-
-        /// SIGKILL for it and its direct children, at once.
-        func kill() {
-            lock.withLock {
-                guard process.isRunning else { return }
-                let children = Self.children(of: process.processIdentifier)
-                _ = Glibc.kill(process.processIdentifier, SIGKILL)
-                for child in children { _ = Glibc.kill(child, SIGKILL) }
-            }
-        }
-
-        /// Pids whose parent is `pid`, from /proc.
-        static func children(of pid: Int32) -> [Int32] {
-            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-            return entries.compactMap { entry -> Int32? in
-                guard let candidate = Int32(entry),
-                      let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                      let close = stat.lastIndex(of: ")") else { return nil }
-                // After "pid (comm)": state, then the parent's pid.
-                let fields = stat[stat.index(after: close)...].split(separator: " ")
-                return fields.count > 1 && Int32(fields[1]) == pid ? candidate : nil
-            }
-        }
-
-        func logTail(lines: Int = 15) -> String {
-            guard let data = FileManager.default.contents(atPath: logPath) else { return "(no log)" }
-            return String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(lines).joined(separator: "\n")
-        }
-    }
-
-    final class Lab: @unchecked Sendable {
+    final class Lab: RegionLab, @unchecked Sendable {
         let directory: String
         let daemon: String
         let nginx: String
         let openssl: String
-        let jakobstadPort: Int
-        let larsmoPort: Int
+        let jakobstad: RegionNode
+        let larsmo: RegionNode
         let nginxPort: Int
-        let officeToken = "tls-test-office-token-0001"
-        let adminToken = "tls-test-admin-token-00001"
-        let client: AsyncHTTPClient
         private let lock = NSLock()
-        private var children: [Child] = []
-        private var nginxProcess: Child?
+        private var nginxProcess: ChildProcess?
 
         var secretsPath: String { "\(directory)/secrets.json" }
         var accessLogPath: String { "\(directory)/nginx/access.log" }
@@ -249,126 +128,50 @@ extension Region.RegionTLSTests {
         }
 
         init() throws {
-            daemon = try Self.daemonBinary()
-            nginx = try Self.tool("nginx", candidates: [ProcessInfo.processInfo.environment["NGINX"], "/usr/sbin/nginx"])
-            openssl = try Self.tool("openssl", candidates: [ProcessInfo.processInfo.environment["OPENSSL"], "/usr/bin/openssl",
-                                                             "/usr/local/bin/openssl"])
-            let template = FileManager.default.temporaryDirectory.appendingPathComponent("kotosync-tls-XXXXXX").path
-            var buffer = Array(template.utf8CString)
-            guard mkdtemp(&buffer) != nil else { throw LabError("mkdtemp failed: \(String(cString: strerror(errno)))") }
-            directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            daemon = try RegionPaths.daemonBinary()
+            nginx = try Self.tool("nginx", preferred: [ProcessInfo.processInfo.environment["NGINX"], "/usr/sbin/nginx"])
+            openssl = try Self.tool("openssl", preferred: [ProcessInfo.processInfo.environment["OPENSSL"], "/usr/bin/openssl",
+                                                            "/usr/local/bin/openssl"])
+            directory = try RegionPaths.makeTemporaryDirectory(prefix: "kotosync-tls")
             for sub in ["pki", "data", "nginx", "nginx/temp"] {
                 try FileManager.default.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true)
             }
-            let ports = try Self.freePorts(3)
-            (jakobstadPort, larsmoPort, nginxPort) = (ports[0], ports[1], ports[2])
-            client = try AsyncHTTPClient(configuration: HTTPClient.Configuration(connectTimeout: .seconds(2), totalTimeout: .seconds(10)))
+            let ports = try RegionCluster.freePorts(3)
+            nginxPort = ports[2]
+            let tokens = try Self.writeSecrets(to: "\(directory)/secrets.json")
+            jakobstad = try RegionNode(name: "jakobstad", port: ports[0], directory: directory, tokens: tokens)
+            larsmo = try RegionNode(name: "larsmo", port: ports[1], directory: directory, tokens: tokens)
         }
 
         deinit { killAll() }
 
-        func note(_ line: String) { print("region-tls: \(line)") }
-
-        // MARK: Locations
-
-        static var packageRoot: URL {
-            var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            while url.path != "/" {
-                if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-                url = url.deletingLastPathComponent()
-            }
-            return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        }
-
-        /// `KOTOSYNCD`, else the kotosyncd built next to this test bundle, else .build/debug.
-        static func daemonBinary() throws -> String {
-            var candidates: [String] = []
-            if let explicit = ProcessInfo.processInfo.environment["KOTOSYNCD"] { candidates.append(explicit) }
-            var directories: [URL] = []
-            if let executable = Bundle.main.executableURL { directories.append(executable.resolvingSymlinksInPath().deletingLastPathComponent()) }
-            directories.append(URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent())
-            for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
-                directories.append(bundle.bundleURL.resolvingSymlinksInPath().deletingLastPathComponent())
-            }
-            for directory in directories {
-                var url = directory
-                for _ in 0..<4 {
-                    candidates.append(url.appendingPathComponent("kotosyncd").path)
-                    url = url.deletingLastPathComponent()
-                }
-            }
-            candidates.append(packageRoot.appendingPathComponent(".build/debug/kotosyncd").path)
-            guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-                throw LabError("kotosyncd not found (looked at \(candidates.joined(separator: ", "))); build it with `swift build --build-tests`")
-            }
-            return found
-        }
-
-        static func tool(_ name: String, candidates: [String?]) throws -> String {
-            let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-            let all = candidates.compactMap { $0 } + path.split(separator: ":").map { "\($0)/\(name)" }
-            guard let found = all.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-                throw LabError("`\(name)` is not installed: the TLS region test runs a real nginx with certificates made by openssl; "
-                    + "deploy/test.sh installs the Debian packages nginx and openssl")
-            }
-            return found
-        }
-
-        /// Distinct free loopback ports below the kernel's ephemeral range.
-        static func freePorts(_ count: Int) throws -> [Int] {
-            var upper = 32768
-            if let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8),
-               let low = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap({ Int($0) }) {
-                upper = max(low, 12000)
-            }
-            var ports: [Int] = []
-            for _ in 0..<1000 where ports.count < count {
-                let port = Int.random(in: 10000..<upper)
-                if !ports.contains(port), canBind(port) { ports.append(port) }
-            }
-            guard ports.count == count else { throw LabError("no free loopback ports found") }
-            return ports
-        }
-
-        static func canBind(_ port: Int) -> Bool {
-            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard descriptor >= 0 else { return false }
-            defer { close(descriptor) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            return result == 0
+        static func tool(_ name: String, preferred: [String?]) throws -> String {
+            try RegionPaths.tool(name, preferred: preferred, missing:
+                "`\(name)` is not installed: the TLS region test runs a real nginx with certificates made by openssl; "
+                + "deploy/test.sh installs the Debian packages nginx and openssl")
         }
 
         // MARK: Files
 
-        func write(_ text: String, to path: String, permissions: Int = 0o644) throws {
-            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else { throw LabError("cannot write \(path)") }
-            try FileManager.default.setAttributes([.posixPermissions: permissions], ofItemAtPath: path)
-        }
-
         /// One secrets file for both nodes; the daemon refuses it unless only its owner can read it.
-        func writeSecrets() throws {
+        static func writeSecrets(to path: String) throws -> Tokens {
             let secrets: JSONValue = .object([
                 ("peerToken", .string("tls-test-peer-token-000001")),
                 ("tokens", .object([
                     ("peer", .array([.string("tls-test-peer-token-000001")])),
-                    ("office", .array([.string(officeToken)])),
+                    ("office", .array([.string("tls-test-office-token-0001")])),
                     ("coordinator", .array([.string("tls-test-coordinator-token-01")])),
-                    ("admin", .array([.string(adminToken)])),
+                    ("admin", .array([.string("tls-test-admin-token-00001")])),
                 ])),
             ])
-            try write(secrets.serialized, to: secretsPath, permissions: 0o600)
+            try writeFile(secrets.serialized, to: path, permissions: 0o600)
+            return try Tokens(secretsFile: path)
         }
 
-        func writeConfig(node: String, port: Int, data: String, peers: [JSONValue], tls: [(String, String)]?) throws {
+        func writeConfig(_ node: RegionNode, data: String, peers: [JSONValue], tls: [(String, String)]?) throws {
             var members: [(String, JSONValue)] = [
-                ("node", .string(node)),
-                ("listen", .object([("host", .string("127.0.0.1")), ("port", .number(Double(port)))])),
+                ("node", .string(node.name)),
+                ("listen", .object([("host", .string("127.0.0.1")), ("port", .number(Double(node.port)))])),
                 ("dataDirectory", .string("\(directory)/data/\(data)")),
                 ("secretsFile", .string(secretsPath)),
                 ("peers", .array(peers)),
@@ -383,7 +186,7 @@ extension Region.RegionTLSTests {
                 ("shutdownGraceSeconds", .number(2)),
             ]
             if let tls { members.append(("tls", .object(tls.map { ($0.0, .string($0.1)) }))) }
-            try write(JSONValue.object(members).serialized, to: "\(directory)/\(node).json")
+            try writeFile(JSONValue.object(members).serialized, to: node.configPath)
         }
 
         // MARK: PKI
@@ -420,9 +223,9 @@ extension Region.RegionTLSTests {
                 if let altNames { text += "subjectAltName = \(altNames)\n" }
                 return text
             }
-            try write(caConfig, to: pki("ca.cnf"))
-            try write(extensions("serverAuth", altNames: "IP:127.0.0.1, DNS:localhost"), to: pki("server.ext"))
-            try write(extensions("clientAuth"), to: pki("client.ext"))
+            try writeFile(caConfig, to: pki("ca.cnf"))
+            try writeFile(extensions("serverAuth", altNames: "IP:127.0.0.1, DNS:localhost"), to: pki("server.ext"))
+            try writeFile(extensions("clientAuth"), to: pki("client.ext"))
             let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
             for ca in ["ca", "other-ca"] {
@@ -431,7 +234,7 @@ extension Region.RegionTLSTests {
             }
             for (name, ca, commonName, ext) in [("server", "ca", "127.0.0.1", "server.ext"), ("client", "ca", "jakobstad", "client.ext"),
                                                 ("foreign-client", "other-ca", "jakobstad", "client.ext")] {
-                try write(leafConfig(commonName), to: pki("\(name).cnf"))
+                try writeFile(leafConfig(commonName), to: pki("\(name).cnf"))
                 try await runTool(openssl, ["req", "-new"] + ec + ["-config", pki("\(name).cnf"), "-keyout", pki("\(name).key"),
                                                                    "-out", pki("\(name).csr")])
                 try await runTool(openssl, ["x509", "-req", "-in", pki("\(name).csr"), "-CA", pki("\(ca).pem"), "-CAkey", pki("\(ca).key"),
@@ -443,58 +246,37 @@ extension Region.RegionTLSTests {
         /// Runs a tool to completion (polling, off the cooperative pool); throws with its output on failure.
         func runTool(_ executable: String, _ arguments: [String]) async throws {
             let logPath = "\(directory)/tools.log"
-            let child = try Child(name: (executable as NSString).lastPathComponent, executable: executable, arguments: arguments,
-                                  logPath: logPath, stopSignal: SIGKILL, directory: "\(directory)/pki")
-            guard let status = await child.waitForExit(timeout: .seconds(30)) else {
-                child.kill()
-                _ = await child.waitForExit(timeout: .seconds(5))
-                throw LabError("\(executable) \(arguments.joined(separator: " ")) did not finish")
-            }
+            let status = try await ChildProcess.run(executable, arguments, logPath: logPath, directory: "\(directory)/pki",
+                                                    timeout: .seconds(30))
             guard status == 0 else {
-                throw LabError("\(executable) \(arguments.joined(separator: " ")) exited with \(status):\n\(child.logTail())")
+                throw RegionError("\(executable) \(arguments.joined(separator: " ")) exited with \(status):\n\(tail(ofFile: logPath, lines: 15))")
             }
         }
 
         // MARK: Processes
 
-        private func track(_ child: Child) { lock.withLock { children.append(child) } }
-
-        /// Starts a daemon and waits until it answers /healthz.
-        func startDaemon(_ node: String, port: Int) async throws -> Child {
-            let child = try Child(name: node, executable: daemon, arguments: ["--config", "\(directory)/\(node).json"],
-                                  logPath: "\(directory)/\(node).log")
-            track(child)
-            try await waitUntil("\(node) to answer /healthz", timeout: .seconds(20), poll: .milliseconds(50)) {
-                guard child.isRunning else { throw LabError("\(node) exited during startup:\n\(child.logTail())") }
-                return try await self.get("/healthz", port: port).status.code == 200
-            }
-            return child
-        }
-
-        func stop(_ child: Child) async { await child.stop() }
-
         /// Renders the deploy template into a test nginx.conf (every path
         /// under the lab directory, running as the current user) and starts
         /// nginx in front of larsmo; ready once it proxies /healthz.
         func startNginx() async throws {
-            let templatePath = Self.packageRoot.appendingPathComponent("deploy/nginx/kotosync-tls.conf.template").path
-            guard let data = FileManager.default.contents(atPath: templatePath) else { throw LabError("cannot read \(templatePath)") }
+            let templatePath = RegionPaths.packageRoot.appendingPathComponent("deploy/nginx/kotosync-tls.conf.template").path
+            guard let data = FileManager.default.contents(atPath: templatePath) else { throw RegionError("cannot read \(templatePath)") }
             var site = String(decoding: data, as: UTF8.self)
             let values = [
                 "LISTEN": "127.0.0.1:\(nginxPort)", "SERVER_NAME": "localhost",
                 "SERVER_CERTIFICATE": pki("server.pem"), "SERVER_KEY": pki("server.key"),
-                "REGION_CA": pki("ca.pem"), "KOTOSYNCD_PORT": String(larsmoPort),
+                "REGION_CA": pki("ca.pem"), "KOTOSYNCD_PORT": String(larsmo.port),
             ]
             for (name, value) in values {
-                guard site.contains("{{\(name)}}") else { throw LabError("\(templatePath) has no {{\(name)}} placeholder") }
+                guard site.contains("{{\(name)}}") else { throw RegionError("\(templatePath) has no {{\(name)}} placeholder") }
                 site = site.replacingOccurrences(of: "{{\(name)}}", with: value)
             }
             let directives = site.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("#") }
             if let unfilled = directives.first(where: { $0.contains("{{") }) {
-                throw LabError("\(templatePath) has a placeholder the test does not fill: \(unfilled)")
+                throw RegionError("\(templatePath) has a placeholder the test does not fill: \(unfilled)")
             }
             let root = "\(directory)/nginx"
-            try write(site, to: "\(root)/kotosync-tls.conf")
+            try writeFile(site, to: "\(root)/kotosync-tls.conf")
             // Running as root, nginx's workers would switch to an unprivileged
             // user that cannot write in this private directory: keep root.
             let user = geteuid() == 0 ? "user root root;\n" : ""
@@ -512,20 +294,20 @@ extension Region.RegionTLSTests {
                 }
 
                 """
-            try write(main, to: "\(root)/nginx.conf")
-            let child = try Child(name: "nginx", executable: nginx,
-                                  arguments: ["-p", "\(root)/", "-c", "\(root)/nginx.conf", "-e", errorLogPath,
-                                              "-g", "daemon off; pid \(root)/nginx.pid; error_log \(errorLogPath) info;"],
-                                  logPath: "\(root)/stdout.log", atExit: SIGTERM)
-            track(child)
+            try writeFile(main, to: "\(root)/nginx.conf")
+            let child = try ChildProcess(name: "nginx", executable: nginx,
+                                         arguments: ["-p", "\(root)/", "-c", "\(root)/nginx.conf", "-e", errorLogPath,
+                                                     "-g", "daemon off; pid \(root)/nginx.pid; error_log \(errorLogPath) info;"],
+                                         logPath: "\(root)/stdout.log", atExit: SIGTERM)
             lock.withLock { nginxProcess = child }
             // Ready once a client with the region's certificate reaches larsmo through it.
             let probe = try AsyncHTTPClient(configuration: HTTPClient.Configuration(
                 connectTimeout: .seconds(2), totalTimeout: .seconds(5), caBundlePath: pki("ca.pem"),
                 clientCertificatePath: pki("client.pem"), clientKeyPath: pki("client.key")))
-            try await waitUntil("nginx to proxy /healthz to larsmo with mutual TLS", timeout: .seconds(10), poll: .milliseconds(50)) {
+            try await waitUntil("nginx to proxy /healthz to larsmo with mutual TLS", timeout: .seconds(10), poll: .milliseconds(50),
+                                failFast: true) {
                 guard child.isRunning else {
-                    throw LabError("nginx exited: \(child.logTail())\n\(self.errorLogTail())")
+                    throw RegionError("nginx exited: \(tail(ofFile: child.logPath, lines: 15))\n\(self.errorLogTail())")
                 }
                 return try await probe.send(.get, "https://127.0.0.1:\(self.nginxPort)/healthz").status.code == 200
             }
@@ -533,57 +315,52 @@ extension Region.RegionTLSTests {
 
         /// SIGTERM to nginx's master (it stops its workers) and waits for it.
         func stopNginx() async {
-            if let child = lock.withLock({ nginxProcess }) { await child.stop() }
+            await lock.withLock({ nginxProcess })?.stop()
         }
 
         /// Starts jakobstad with `tls`, waits until its link to larsmo backs
         /// off with an error, checks the record did not arrive, stops it, and
         /// returns the link's lastError.
         func refusedLink(variant: String, tls: [(String, String)], recordID: String) async throws -> String {
-            try writeConfig(node: "jakobstad", port: jakobstadPort, data: "jakobstad-\(variant)", peers: [larsmoThroughNginx], tls: tls)
-            let jakobstad = try await startDaemon("jakobstad", port: jakobstadPort)
+            try writeConfig(jakobstad, data: "jakobstad-\(variant)", peers: [larsmoThroughNginx], tls: tls)
+            try await jakobstad.start(binary: daemon)
             var lastError = ""
-            try await waitUntil("jakobstad's link to larsmo to back off (\(variant))", timeout: .seconds(15)) {
-                guard let link = try await self.peerStatus("larsmo", port: self.jakobstadPort),
+            try await waitUntil("jakobstad's link to larsmo to back off (\(variant))", timeout: .seconds(15), failFast: true) {
+                guard let link = try await self.jakobstad.peerStatus("larsmo"),
                       link["state"]?.stringValue == "backing off", let error = link["lastError"]?.stringValue else { return false }
                 lastError = error
                 return true
             }
             // A few more failed rounds: the record must not arrive any other way.
-            try await expectAbsent(recordID, port: jakobstadPort, for: .milliseconds(1500), "with \(variant)")
-            note("\(variant): link backing off, lastError: \(lastError)")
-            await stop(jakobstad)
+            try await expectAbsent(recordID, at: jakobstad, for: .milliseconds(1500), "with \(variant)")
+            note("tls: \(variant): link backing off, lastError: \(lastError)")
+            await jakobstad.stop()
             return lastError
         }
 
+        /// In reverse order of start: jakobstad, nginx, then larsmo behind it.
         func stopAll() async {
-            let running = lock.withLock { children }
-            // In reverse order of start: nginx goes after the daemon behind it.
-            for child in running.reversed() where child.isRunning { await child.stop() }
+            await jakobstad.stop()
+            await stopNginx()
+            await larsmo.stop()
         }
 
         /// Synchronous last resort: SIGKILL everything still running (with nginx's workers).
         func killAll() {
-            for child in lock.withLock({ children }) { child.kill() }
+            jakobstad.kill()
+            lock.withLock { nginxProcess }?.kill()
+            larsmo.kill()
         }
 
-        /// Removes the directory, or on failure prints the logs (and keeps it
-        /// with KOTOSYNC_KEEP_REGION set).
-        func finish(failed: Bool) {
-            let keep = ProcessInfo.processInfo.environment["KOTOSYNC_KEEP_REGION"] != nil
-            if failed {
-                var report = keep ? "kept at \(directory)" : "failed (set KOTOSYNC_KEEP_REGION=1 to keep \(directory))"
-                for child in lock.withLock({ children }) { report += "\n--- \(child.name) log tail:\n\(child.logTail(lines: 12))" }
-                report += "\n--- nginx error.log tail:\n\(errorLogTail())"
-                note(report)
+        func failureLogs() -> String {
+            var report = [larsmo, jakobstad].map { "\n--- \($0.name) log tail:\n\($0.logTail(lines: 12))" }.joined()
+            if let nginx = lock.withLock({ nginxProcess }) {
+                report += "\n--- nginx log tail:\n\(tail(ofFile: nginx.logPath, lines: 12))"
             }
-            if !keep { try? FileManager.default.removeItem(atPath: directory) }
+            return report + "\n--- nginx error.log tail:\n\(errorLogTail())"
         }
 
-        func errorLogTail() -> String {
-            guard let data = FileManager.default.contents(atPath: errorLogPath) else { return "(no error.log)" }
-            return String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(12).joined(separator: "\n")
-        }
+        func errorLogTail() -> String { tail(ofFile: errorLogPath, lines: 12, missing: "(no error.log)") }
 
         /// Pulls nginx answered with 200 so far (its access log, default format).
         func successfulPullsThroughNginx() -> Int {
@@ -594,37 +371,12 @@ extension Region.RegionTLSTests {
 
         // MARK: API
 
-        func get(_ path: String, port: Int, token: String? = nil) async throws -> HTTPResponse {
-            try await client.send(.get, "http://127.0.0.1:\(port)\(path)", headers: token.map { ["Authorization": "Bearer \($0)"] } ?? [:])
-        }
-
-        /// A service at a node (read with the office token), nil while it answers 404.
-        func service(_ id: String, port: Int) async throws -> JSONValue? {
-            let response = try await get("/v1/services/\(id)", port: port, token: officeToken)
-            switch response.status.code {
-            case 200: return try JSONValue.parse(response.body)
-            case 404: return nil
-            default: throw LabError("GET /v1/services/\(id) answered \(response.status.code) \(response.bodyText.prefix(200))")
-            }
-        }
-
-        /// The peer links in a node's status.
-        func peers(port: Int) async throws -> [JSONValue] {
-            let response = try await get("/v1/status", port: port, token: adminToken)
-            guard response.status.code == 200 else { throw LabError("GET /v1/status answered \(response.status.code)") }
-            return try JSONValue.parse(response.body)["peers"]?.arrayValue ?? []
-        }
-
-        func peerStatus(_ peer: String, port: Int) async throws -> JSONValue? {
-            try await peers(port: port).first { $0["node"]?.stringValue == peer }
-        }
-
         /// Fails if the service shows up at the node within `duration`.
-        func expectAbsent(_ id: String, port: Int, for duration: Duration, _ when: String) async throws {
+        func expectAbsent(_ id: String, at node: RegionNode, for duration: Duration, _ when: String) async throws {
             let deadline = ContinuousClock.now + duration
             while ContinuousClock.now < deadline {
-                if try await service(id, port: port) != nil {
-                    throw LabError("service \(id) reached jakobstad \(when): it has a route to larsmo that bypasses nginx's checks")
+                if try await node.record(.service, id, role: .office) != nil {
+                    throw RegionError("service \(id) reached \(node.name) \(when): it has a route to larsmo that bypasses nginx's checks")
                 }
                 try await Task.sleep(for: .milliseconds(100))
             }
@@ -632,51 +384,16 @@ extension Region.RegionTLSTests {
 
         /// Creates a synthetic service at a node, retrying while it still
         /// answers 503 (catching up with its peers right after start).
-        func createService(id: String, at node: String, port: Int) async throws {
-            let code = Double(MunicipalityRegistry.ostrobothnianCoast.municipality(slug: node)?.code ?? 598)
-            let record: JSONValue = .object([
-                ("id", .string(id)),
-                ("nameFi", .string("Testipalvelu TLS")),
-                ("nameSv", .string("Testtjänst TLS")),
-                ("providerName", .string("Provider \(node)")),
-                ("providerType", .string("municipality")),
-                ("category", .string("language_course")),
-                ("municipalities", .array([.number(code)])),
-                ("studyPath", .string("basic")),
-                ("capacity", .number(20)),
-                ("status", .string("active")),
-            ])
-            var last = ""
-            try await waitUntil("\(node) to take a write", timeout: .seconds(15)) {
-                let response = try await self.client.send(
-                    .post, "http://127.0.0.1:\(port)/v1/services",
-                    headers: ["Authorization": "Bearer \(self.officeToken)", "Content-Type": "application/json"],
-                    body: record.serializedBytes)
-                last = "HTTP \(response.status.code) \(response.bodyText.prefix(200))"
-                if response.status.code == 201 { return true }
-                guard response.status.code == 503 else { throw LabError("create at \(node): \(last)") }
+        func createService(id: String, at node: RegionNode) async throws {
+            try await waitUntil("\(node.name) to take a write", timeout: .seconds(15), failFast: true) {
+                let result = try await node.create(.service, Fixture.service(id: id, office: node.name, label: "TLS"))
+                if result.status == 201 { return true }
+                guard result.status == 503 else {
+                    throw RegionError("create at \(node.name): HTTP \(result.status) \(result.errorCode ?? "") \(result.errorMessage ?? "")")
+                }
                 return false
             }
-            note("service \(id) created at \(node)")
-        }
-
-        /// Polls `condition` until it holds; a thrown LabError ends the wait, other errors count as "not yet".
-        func waitUntil(_ what: String, timeout: Duration, poll: Duration = .milliseconds(100),
-                       _ condition: () async throws -> Bool) async throws {
-            let deadline = ContinuousClock.now + timeout
-            var lastError: (any Error)?
-            while true {
-                do {
-                    if try await condition() { return }
-                } catch let error as LabError {
-                    throw error
-                } catch {
-                    lastError = error
-                }
-                if ContinuousClock.now >= deadline { break }
-                try await Task.sleep(for: poll)
-            }
-            throw LabError("timed out after \(timeout) waiting for \(what)" + (lastError.map { " (last error: \($0))" } ?? ""))
+            note("tls: service \(id) created at \(node.name)")
         }
     }
 }
