@@ -11,6 +11,14 @@ struct API: Sendable {
     let replica: Replica
     let scheduler: SyncScheduler
     let secrets: Secrets
+    /// Queries go here when set (a read-only second connection), else to the writer.
+    var reader: ReplicaReader? = nil
+
+    /// Runs a merged-view query without waiting behind the writer.
+    private func read<T: Sendable>(_ body: @Sendable (ReplicaStore) throws -> T) async throws -> T {
+        if let reader { return try await reader.withStore(body) }
+        return try await replica.withStore(body)
+    }
 
     func router() -> Router {
         var router = Router()
@@ -99,7 +107,7 @@ struct API: Sendable {
         let change = try await replica.write(kind, id: id, .create(fields, id: id))
         scheduler.localChange()
         Log.info("record.created", ["kind": kind.rawValue, "id": id.lowercased, "dot": change.dot.description])
-        let record = try await replica.withStore { try $0.record(kind, id: id) }
+        let record = try await read { [id] in try $0.record(kind, id: id) }
         return APIResponse.json(record.map { APIResponse.record($0) } ?? .null, status: .created,
                                 headers: ["Location": "/v1/\(kind.table)/\(id.lowercased)"])
     }
@@ -137,7 +145,7 @@ struct API: Sendable {
     }
 
     private func show(_ kind: RecordKind, id: UUID) async throws -> HTTPResponse {
-        let found = try await replica.withStore { store -> (StoredRecord, [OpenConflict])? in
+        let found = try await read { store -> (StoredRecord, [OpenConflict])? in
             guard let record = try store.record(kind, id: id) else { return nil }
             return (record, try store.openConflicts(kind, rowID: id))
         }
@@ -204,7 +212,7 @@ struct API: Sendable {
         }
         let limit = query.limit
         query.limit = limit + 1
-        let records = try await replica.withStore { try $0.list(kind, query) }
+        let records = try await read { [query] in try $0.list(kind, query) }
         let page = Array(records.prefix(limit))
         var members: [(String, JSONValue)] = [("items", .array(page.map { APIResponse.record($0) }))]
         members.append(("next", records.count > limit ? .string(page.last!.id.lowercased) : .null))
@@ -220,7 +228,7 @@ struct API: Sendable {
             }
             kind = found
         }
-        let conflicts = try await replica.withStore { try $0.openConflicts(kind) }
+        let conflicts = try await read { [kind] in try $0.openConflicts(kind) }
         return APIResponse.json(.object([("items", .array(conflicts.map(APIResponse.conflict)))]))
     }
 

@@ -30,8 +30,10 @@ public final class Node: Sendable {
             try Self.loadDemoRegion(into: store, seed: seed)
         }
         replica = Replica(store: store)
+        let reader = ReplicaReader(store: try ReplicaStore(path: config.databasePath, nodeID: config.node, options: options))
         scheduler = try SyncScheduler(config: config, replica: replica, secrets: secrets)
-        let api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets)
+        var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets)
+        api.reader = reader
         server = try HTTPServer(host: config.host, port: config.port, limits: config.limits, router: api.router())
     }
 

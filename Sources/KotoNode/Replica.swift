@@ -127,3 +127,18 @@ public struct CatchUpRequired: Error, Sendable, CustomStringConvertible {
         return "this node was restored from an older backup and is pulling back its own changes (has \(ownSeq) of \(target)); local writes resume once it has caught up"
     }
 }
+
+/// A second connection to the same replica for the merged-view queries:
+/// with WAL it reads the last committed state while the writer applies a
+/// batch, so reads never wait for sync.
+public actor ReplicaReader {
+    let store: ReplicaStore
+
+    public init(store: ReplicaStore) {
+        self.store = store
+    }
+
+    public func withStore<T: Sendable>(_ body: (ReplicaStore) throws -> T) throws -> T {
+        try body(store)
+    }
+}

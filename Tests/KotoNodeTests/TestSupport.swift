@@ -99,7 +99,8 @@ final class TestNode {
 
     var nodeID: String { config.node }
 
-    init(node: String = "jakobstad", peers: [PeerConfig] = TestNode.defaultPeers,
+    /// `separateReader`: queries use a second connection, as `Node` sets it up.
+    init(node: String = "jakobstad", peers: [PeerConfig] = TestNode.defaultPeers, separateReader: Bool = false,
          configure: (inout NodeConfig) -> Void = { _ in }) throws {
         Log.isEnabled = false
         directory = try TemporaryDirectory()
@@ -115,7 +116,11 @@ final class TestNode {
         let store = try ReplicaStore(path: config.databasePath, nodeID: node, options: options)
         replica = Replica(store: store)
         scheduler = try SyncScheduler(config: config, replica: replica, secrets: testSecrets)
-        router = API(config: config, replica: replica, scheduler: scheduler, secrets: testSecrets).router()
+        var api = API(config: config, replica: replica, scheduler: scheduler, secrets: testSecrets)
+        if separateReader {
+            api.reader = ReplicaReader(store: try ReplicaStore(path: config.databasePath, nodeID: node, options: options))
+        }
+        router = api.router()
     }
 
     /// Sends one request as `caller`; `json` (a JSON text) or `body` becomes the body.
