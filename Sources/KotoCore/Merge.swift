@@ -74,7 +74,11 @@ public struct RowState: Sendable, Equatable {
             effect.absorbedByErase = true
             return effect
         }
-        if change.kind == .erase {
+        // A change that writes nothing was purged by an erase somewhere (every
+        // local write names at least one field): the row is erased, even if
+        // the erase itself has not arrived yet. Absorbing either way, so the
+        // end state is the same, and no half-purged row is ever shown.
+        if change.kind == .erase || change.fields.isEmpty {
             effect.changedFields = Set(fields.keys).union(stamps.keys)
             effect.conflictFields = Set(conflicts.keys)
             effect.erasedNow = true

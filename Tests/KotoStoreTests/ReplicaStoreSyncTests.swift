@@ -680,3 +680,35 @@ import Testing
         #expect(PeerCursor(peer: "larsmo").lag == 0)
     }
 }
+
+/// A relay that already holds an erase passes the row's earlier changes on
+/// purged: the receiver hides the row at once instead of showing half of it.
+@Suite struct PurgedRelayTests {
+    @Test func aPurgedChangeArrivingBeforeItsEraseErasesTheRow() throws {
+        let harness = try StoreHarness()
+        let jakobstad = try harness.open("jakobstad")
+        let pedersore = try harness.open("pedersore")
+        let larsmo = try harness.open("larsmo")
+        let id = UUID()
+        try jakobstad.create(.client, id: id, fields: Sample.fixedClient(number: 1))
+        try jakobstad.update(.client, id: id, fields: ["status": .text("assessed")])
+        try jakobstad.erase(.client, id: id)
+        _ = try pullAll(pedersore, from: jakobstad)
+
+        // Only the first (purged) entry reaches larsmo.
+        let first = try pedersore.readLog(after: 0, notCoveredBy: larsmo.versionVector, limit: 1)
+        #expect(first.changes.count == 1)
+        #expect(first.changes[0].fields.isEmpty)
+        try larsmo.apply(first, from: "pedersore")
+        let early = try #require(try larsmo.record(.client, id: id))
+        #expect(early.erased)
+        #expect(early.fields.values.allSatisfy { $0 == .null })
+        #expect(try larsmo.list(.client).isEmpty)
+        #expect(throws: ReplicaStoreError.erased(.client, id)) { try larsmo.update(.client, id: id, fields: ["status": .text("closed")]) }
+
+        // The rest, the erase included, changes nothing more: the replicas agree.
+        _ = try pullAll(larsmo, from: pedersore)
+        #expect(try larsmo.canonicalDump() == pedersore.canonicalDump())
+        #expect(try larsmo.canonicalDump() == jakobstad.canonicalDump())
+    }
+}
