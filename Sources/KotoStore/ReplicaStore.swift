@@ -90,12 +90,29 @@ public final class ReplicaStore {
     /// all of them commit together or none does.
     public func batch<T>(_ body: () throws -> T) throws -> T {
         let saved = state
+        batchDepth += 1
+        defer { batchDepth -= 1 }
         do {
-            return try database.transaction(body)
+            return try database.transaction {
+                let result = try body()
+                // The node's own VV entry and node state, once for the whole batch.
+                if batchDepth == 1 { try saveOwnProgress(state) }
+                return result
+            }
         } catch {
             state = saved
             throw error
         }
+    }
+
+    /// Nesting depth of `batch {}`: inside one, local writes leave their
+    /// VV entry and node state for the batch to write once at its end.
+    private var batchDepth = 0
+
+    private func saveOwnProgress(_ next: NodeState) throws {
+        try database.run("INSERT INTO version_vector (origin, seq) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq",
+                         .text(nodeID), .integer(Int64(next.seq)))
+        try saveNodeState(next)
     }
 
     /// Creates a record with every field of its kind (absent ones null).
@@ -182,9 +199,7 @@ public final class ReplicaStore {
             let change = Change(dot: dot, hlc: hlc, record: kind, rowID: id, kind: changeKind, fields: written, rowClock: rowClock)
             next.versionVector.advance(to: dot)
             try merge(change, into: &row, state: &next)
-            try database.run("INSERT INTO version_vector (origin, seq) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq",
-                             .text(nodeID), .integer(Int64(next.seq)))
-            try saveNodeState(next)
+            if batchDepth == 0 { try saveOwnProgress(next) }
             return change
         }
         state = next
