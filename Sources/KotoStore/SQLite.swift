@@ -190,7 +190,8 @@ public final class Statement {
         sqlite3_finalize(statement)
     }
 
-    func reset() {
+    /// Rewinds the statement and clears its bindings, for the next use.
+    public func reset() {
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
     }

@@ -123,7 +123,7 @@ func rawInsert(_ rows: [(UUID, FieldMap)], path: String, synchronous: Synchronou
                     }
                 }
                 try statement.run()
-                _ = try database.statement(sql) // reset for the next row, as the store's cached statements do
+                statement.reset()
             }
         }
     }
