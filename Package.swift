@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "KotoStore", targets: ["KotoStore"]),
         .library(name: "KotoHTTP", targets: ["KotoHTTP"]),
         .library(name: "KotoNode", targets: ["KotoNode"]),
+        .library(name: "KotoCrypto", targets: ["KotoCrypto"]),
         .executable(name: "kotosyncd", targets: ["kotosyncd"]),
         .executable(name: "kotosync-bench", targets: ["kotosync-bench"]),
     ],
@@ -30,10 +31,16 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(name: "KotoCore", swiftSettings: strict),
         .target(name: "KotoStore", dependencies: ["KotoCore", "CSQLite"], swiftSettings: strict),
         .target(name: "KotoHTTP", dependencies: ["CCurl"], swiftSettings: strict),
         .target(name: "KotoSeed", dependencies: ["KotoCore"], swiftSettings: strict),
+        .target(name: "KotoCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
         .target(name: "KotoNode", dependencies: ["KotoCore", "KotoStore", "KotoHTTP", "KotoSeed"], swiftSettings: strict),
         .executableTarget(name: "kotosyncd", dependencies: ["KotoNode"], swiftSettings: strict),
         .executableTarget(
@@ -47,5 +54,6 @@ let package = Package(
         .testTarget(name: "KotoSeedTests", dependencies: ["KotoSeed", "KotoCore"], swiftSettings: strict),
         .testTarget(name: "KotoNodeTests", dependencies: ["KotoNode", "KotoStore", "KotoHTTP", "KotoCore"], swiftSettings: strict),
         .testTarget(name: "RegionTests", dependencies: ["KotoHTTP", "KotoCore"], swiftSettings: strict),
+        .testTarget(name: "KotoCryptoTests", dependencies: ["KotoCrypto"], swiftSettings: strict),
     ]
 )

@@ -20,7 +20,7 @@ case "${1:-}" in
     *) echo "usage: deploy/demo.sh [--keep]" >&2; exit 2 ;;
 esac
 
-need_packages pkg-config libsqlite3-dev libcurl4-openssl-dev curl jq
+need_packages pkg-config libsqlite3-dev libcurl4-openssl-dev libssl-dev curl jq
 need_swift
 
 echo "==> building kotosyncd (release)"
