@@ -37,7 +37,7 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(name: "KotoCore", swiftSettings: strict),
-        .target(name: "KotoStore", dependencies: ["KotoCore", "CSQLite"], swiftSettings: strict),
+        .target(name: "KotoStore", dependencies: ["KotoCore", "KotoCrypto", "CSQLite"], swiftSettings: strict),
         .target(name: "KotoHTTP", dependencies: ["CCurl"], swiftSettings: strict),
         .target(name: "KotoSeed", dependencies: ["KotoCore"], swiftSettings: strict),
         .target(name: "KotoCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
@@ -49,7 +49,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "KotoCoreTests", dependencies: ["KotoCore"], swiftSettings: strict),
-        .testTarget(name: "KotoStoreTests", dependencies: ["KotoStore", "KotoCore"], swiftSettings: strict),
+        .testTarget(name: "KotoStoreTests", dependencies: ["KotoStore", "KotoCore", "KotoCrypto"], swiftSettings: strict),
         .testTarget(name: "KotoHTTPTests", dependencies: ["KotoHTTP"], swiftSettings: strict),
         .testTarget(name: "KotoSeedTests", dependencies: ["KotoSeed", "KotoCore"], swiftSettings: strict),
         .testTarget(name: "KotoNodeTests", dependencies: ["KotoNode", "KotoStore", "KotoHTTP", "KotoCore"], swiftSettings: strict),

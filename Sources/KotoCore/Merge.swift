@@ -35,6 +35,8 @@ public struct RowEffect: Sendable, Equatable {
     public var erasedNow = false
     /// The row was already erased; the change altered no value.
     public var absorbedByErase = false
+    /// `awaitingErase` flipped (a purged change arrived, or the erase did).
+    public var awaitingEraseChanged = false
 }
 
 /// A row as the merge sees it: winning values and stamps, the row clock,
@@ -46,14 +48,19 @@ public struct RowState: Sendable, Equatable {
     public var erased: Bool
     /// Non-winning frontier entries per field; a field with none is absent.
     public var conflicts: [String: [FrontierEntry]]
+    /// A purged change of this row is held but not yet the erase that purged
+    /// it: the row is about to be erased, and this replica's state digest is
+    /// provisional until then.
+    public var awaitingErase: Bool
 
     public init(fields: FieldMap = [:], stamps: [String: FieldStamp] = [:], rowClock: RowClock = RowClock(),
-                erased: Bool = false, conflicts: [String: [FrontierEntry]] = [:]) {
+                erased: Bool = false, conflicts: [String: [FrontierEntry]] = [:], awaitingErase: Bool = false) {
         self.fields = fields
         self.stamps = stamps
         self.rowClock = rowClock
         self.erased = erased
         self.conflicts = conflicts
+        self.awaitingErase = awaitingErase
     }
 
     /// A row no change has touched.
@@ -74,15 +81,24 @@ public struct RowState: Sendable, Equatable {
             effect.absorbedByErase = true
             return effect
         }
-        // A change that writes nothing was purged by an erase somewhere (every
-        // local write names at least one field): the row is erased, even if
-        // the erase itself has not arrived yet. Absorbing either way, so the
-        // end state is the same, and no half-purged row is ever shown.
-        if change.kind == .erase || change.fields.isEmpty {
+        // A purged change writes nothing: it advances the row clock (above)
+        // and waits for the erase that purged it, which follows in the
+        // sender's log order. It never erases the row on its own, or a relay
+        // that strips a payload could erase a row.
+        if change.isPurged {
+            if !awaitingErase {
+                awaitingErase = true
+                effect.awaitingEraseChanged = true
+            }
+            return effect
+        }
+        if change.kind == .erase {
             effect.changedFields = Set(fields.keys).union(stamps.keys)
             effect.conflictFields = Set(conflicts.keys)
             effect.erasedNow = true
+            effect.awaitingEraseChanged = awaitingErase
             erased = true
+            awaitingErase = false
             fields = [:]
             stamps = [:]
             conflicts = [:]

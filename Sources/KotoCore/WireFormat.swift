@@ -1,19 +1,38 @@
 import Foundation
 
 /// A batch of changes as one peer sends it to another: the entries in the
-/// sender's log order, and the sender's log position just after the last
-/// entry it scanned (the puller's next `since`).
+/// sender's log order, the sender's log position just after the last entry
+/// it scanned (the puller's next `since`), and what the receiver checks the
+/// sender by: its chain heads (which also give its version vector), its
+/// wall clock and its state digest.
 public struct ChangeBatch: Hashable, Sendable {
     /// Identifies one incarnation of the sender's log; positions mean
     /// something only within it.
     public let incarnation: String
     public let nextPosition: UInt64
     public let changes: [Change]
+    /// The sender's chain head per origin it holds (its version vector, with the link at each entry).
+    public let heads: [String: ChainHead]
+    /// The sender's wall clock (Unix ms) when it made the batch.
+    public let senderClockMillis: UInt64
+    /// The sender's state digest when it made the batch, and whether it was provisional.
+    public let stateDigest: StateDigest
+    public let digestProvisional: Bool
 
-    public init(incarnation: String, nextPosition: UInt64, changes: [Change]) {
+    public init(incarnation: String, nextPosition: UInt64, changes: [Change], heads: [String: ChainHead] = [:],
+                senderClockMillis: UInt64 = 0, stateDigest: StateDigest = .zero, digestProvisional: Bool = false) {
         self.incarnation = incarnation
         self.nextPosition = nextPosition
         self.changes = changes
+        self.heads = heads
+        self.senderClockMillis = senderClockMillis
+        self.stateDigest = stateDigest
+        self.digestProvisional = digestProvisional
+    }
+
+    /// The sender's version vector, as its heads describe it.
+    public var senderVersionVector: VersionVector {
+        VersionVector(heads.mapValues(\.seq))
     }
 }
 
@@ -33,19 +52,25 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
 /// The versioned binary encoding of a batch, and of the field and clock
 /// payloads the change log stores. Layout (integers are unsigned LEB128):
 ///
-///     "KSYB" version=1 incarnation:str nextPosition:uint count:uint change*
-///     change = origin:str seq:uint hlc:uint record:u8 rowID:16 kind:u8
-///              fieldCount:uint (name:str value)* clockCount:uint (origin:str seq:uint)*
+///     "KSYB" version=2 incarnation:str nextPosition:uint clock:uint digest:32 provisional:u8
+///            headCount:uint (origin:str seq:uint hash:32)* count:uint change*
+///     change = origin:str seq:uint hlc:uint record:u8 rowID:16 kind:u8 flags:u8
+///              (fieldCount:uint (name:str value)* | payloadDigest:32 if purged)
+///              clockCount:uint (origin:str seq:uint)* chainHash:32 (signature:64 if signed)
+///     flags  = 1 purged | 2 signed
 ///     value  = 0 | 1 str | 2 zigzag-uint | 3 | 4      (null, text, integer, false, true)
 ///
 /// The decoder checks every length against what remains, field names against
-/// the schema and value types against each field's storage, and that a row
-/// clock covers its own change.
+/// the schema and value types against each field's storage, that a row clock
+/// names its own origin at exactly the change's seq, that an erase writes no
+/// field and any other change at least one unless purged.
 public enum WireFormat {
     public static let magic: [UInt8] = Array("KSYB".utf8)
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
     /// Largest batch a decoder accepts, whatever the count field claims.
     public static let maxChanges = 1_000_000
+    /// Most origins a batch's heads or a row clock may name.
+    public static let maxOrigins = 10_000
     static let maxString = 1 << 20
 
     public static func encode(_ batch: ChangeBatch) -> [UInt8] {
@@ -55,6 +80,15 @@ public enum WireFormat {
         writer.bytes.append(version)
         writer.string(batch.incarnation)
         writer.uint(batch.nextPosition)
+        writer.uint(batch.senderClockMillis)
+        writer.bytes += batch.stateDigest.bytes
+        writer.bytes.append(batch.digestProvisional ? 1 : 0)
+        writer.uint(UInt64(batch.heads.count))
+        for (origin, head) in batch.heads.sorted(by: { $0.key < $1.key }) {
+            writer.string(origin)
+            writer.uint(head.seq)
+            writer.hash(head.hash)
+        }
         writer.uint(UInt64(batch.changes.count))
         for change in batch.changes {
             writer.change(change)
@@ -72,9 +106,28 @@ public enum WireFormat {
         }
         let incarnation = try reader.string()
         let nextPosition = try reader.uint()
+        let clock = try reader.uint()
+        let digest = StateDigest(bytes: Array(try reader.take(32)))
+        let provisionalOffset = reader.offset
+        let provisional = try reader.byte()
+        guard provisional <= 1 else { throw WireError("invalid provisional flag", offset: provisionalOffset) }
+        let headsOffset = reader.offset
+        let headCount = try reader.uint()
+        guard headCount <= UInt64(maxOrigins), headCount <= UInt64(reader.remaining / 34 + 1) else {
+            throw WireError("too many chain heads", offset: headsOffset)
+        }
+        var heads: [String: ChainHead] = [:]
+        for _ in 0..<headCount {
+            let entryOffset = reader.offset
+            let origin = try reader.nodeID()
+            let seq = try reader.uint()
+            let hash = Array(try reader.take(32))
+            guard seq > 0, heads[origin] == nil else { throw WireError("invalid chain head", offset: entryOffset) }
+            heads[origin] = ChainHead(seq: seq, hash: hash)
+        }
         let count = try reader.uint()
-        // Each change needs well over 20 bytes; a count beyond that is a lie.
-        guard count <= UInt64(maxChanges), count <= UInt64(reader.remaining / 20 + 1) else {
+        // Each change needs well over 50 bytes; a count beyond that is a lie.
+        guard count <= UInt64(maxChanges), count <= UInt64(reader.remaining / 50 + 1) else {
             throw WireError("change count \(count) exceeds what the batch holds", offset: reader.offset)
         }
         var changes: [Change] = []
@@ -83,7 +136,8 @@ public enum WireFormat {
             changes.append(try reader.change())
         }
         guard reader.remaining == 0 else { throw WireError("trailing bytes after the last change", offset: reader.offset) }
-        return ChangeBatch(incarnation: incarnation, nextPosition: nextPosition, changes: changes)
+        return ChangeBatch(incarnation: incarnation, nextPosition: nextPosition, changes: changes, heads: heads,
+                           senderClockMillis: clock, stateDigest: digest, digestProvisional: provisional == 1)
     }
 
     /// The payload the change log stores for a change's written fields.
@@ -178,8 +232,28 @@ struct WireWriter {
         bytes.append(change.record.wireTag)
         withUnsafeBytes(of: change.rowID.uuid) { bytes += $0 }
         bytes.append(change.kind.rawValue)
-        fields(change.fields, record: change.record)
+        bytes.append((change.isPurged ? 1 : 0) | (change.signature != nil ? 2 : 0))
+        if let digest = change.purgedPayloadDigest {
+            hash(digest)
+        } else {
+            fields(change.fields, record: change.record)
+        }
         clock(change.rowClock)
+        hash(change.chainHash)
+        if let signature = change.signature {
+            precondition(signature.count == ChainFormat.signatureByteCount, "an Ed25519 signature is 64 bytes")
+            bytes += signature
+        }
+    }
+
+    /// A 32-byte digest; a change not yet linked (tests) writes zeros.
+    mutating func hash(_ digest: [UInt8]) {
+        if digest.isEmpty {
+            bytes += ChainFormat.genesis
+        } else {
+            precondition(digest.count == ChainFormat.hashByteCount, "a SHA-256 digest is 32 bytes")
+            bytes += digest
+        }
     }
 }
 
@@ -279,7 +353,7 @@ struct WireReader {
     mutating func clock() throws(WireError) -> VersionVector {
         let start = offset
         let count = try uint()
-        guard count <= 10_000, count <= UInt64(remaining) else { throw WireError("clock too large", offset: start) }
+        guard count <= UInt64(WireFormat.maxOrigins), count <= UInt64(remaining) else { throw WireError("clock too large", offset: start) }
         var entries: [String: UInt64] = [:]
         for _ in 0..<count {
             let entryOffset = offset
@@ -304,10 +378,35 @@ struct WireReader {
                                 idBytes[8], idBytes[9], idBytes[10], idBytes[11], idBytes[12], idBytes[13], idBytes[14], idBytes[15]))
         let kindOffset = offset
         guard let kind = ChangeKind(rawValue: try byte()) else { throw WireError("unknown change kind", offset: kindOffset) }
-        let fields = try fields(record: record)
+        let flagsOffset = offset
+        let flags = try byte()
+        guard flags & ~3 == 0 else { throw WireError("unknown change flags", offset: flagsOffset) }
+        let purged = flags & 1 != 0
+        var fields: FieldMap = [:]
+        var purgedDigest: [UInt8]?
+        let payloadOffset = offset
+        if purged {
+            guard kind != .erase else { throw WireError("an erase has no payload to purge", offset: flagsOffset) }
+            purgedDigest = Array(try take(32))
+        } else {
+            fields = try self.fields(record: record)
+            switch kind {
+            case .erase:
+                guard fields.isEmpty else { throw WireError("an erase writes no field", offset: payloadOffset) }
+            case .upsert, .delete:
+                // Only a purged change writes nothing; an empty one is no erase.
+                guard !fields.isEmpty else { throw WireError("a change that is not purged writes at least one field", offset: payloadOffset) }
+            }
+        }
+        let clockOffset = offset
         let clock = try clock()
         let dot = Dot(origin: origin, seq: seq)
-        guard clock.covers(dot) else { throw WireError("row clock does not cover its own change", offset: start) }
-        return Change(dot: dot, hlc: hlc, record: record, rowID: rowID, kind: kind, fields: fields, rowClock: clock)
+        guard clock[origin] == seq else {
+            throw WireError("row clock names the change's origin at \(clock[origin]), not at its seq \(seq)", offset: clockOffset)
+        }
+        let chainHash = Array(try take(32))
+        let signature = flags & 2 != 0 ? Array(try take(64)) : nil
+        return Change(dot: dot, hlc: hlc, record: record, rowID: rowID, kind: kind, fields: fields, rowClock: clock,
+                      purgedPayloadDigest: purgedDigest, chainHash: chainHash, signature: signature)
     }
 }

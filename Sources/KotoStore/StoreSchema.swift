@@ -11,6 +11,7 @@ enum StoreSchema {
 
     static let migrations: [Migration] = [
         Migration(version: 1, statements: initial),
+        Migration(version: 2, statements: signedChains),
     ]
 
     /// The schema version this build writes; peers compare it before syncing.
@@ -22,6 +23,13 @@ enum StoreSchema {
             throw ReplicaStoreError.schemaTooNew(found: found, supported: currentVersion)
         }
         for migration in migrations where migration.version > found {
+            if migration.version == 2 && found == 1 {
+                // Schema 1 logs hold unsigned changes that no peer would accept now.
+                let held = try database.query("SELECT count(*) FROM change_log") { $0.int64(0) }.first ?? 0
+                guard held == 0 else {
+                    throw ReplicaStoreError.corrupt("the database holds \(held) unsigned changes from schema 1; start this office from an empty data directory (it pulls its region back from the peers)")
+                }
+            }
             try database.transaction {
                 for sql in migration.statements {
                     try database.execute(sql)
@@ -40,6 +48,19 @@ enum StoreSchema {
             erased INTEGER NOT NULL DEFAULT 0, open_conflicts INTEGER NOT NULL DEFAULT 0)
         """
     }
+
+    /// Signed hash chains, the state digest, erases awaited, own forks.
+    static let signedChains: [String] = [
+        "ALTER TABLE change_log ADD COLUMN payload_digest BLOB NOT NULL DEFAULT x''",
+        "ALTER TABLE change_log ADD COLUMN chain_hash BLOB NOT NULL DEFAULT x''",
+        "ALTER TABLE change_log ADD COLUMN signature BLOB",
+        "ALTER TABLE node_state ADD COLUMN state_digest BLOB NOT NULL DEFAULT x''",
+        "ALTER TABLE node_state ADD COLUMN awaiting_erase_rows INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE node_state ADD COLUMN own_fork TEXT",
+    ] + RecordKind.allCases.flatMap { kind in [
+        "ALTER TABLE \(kind.table) ADD COLUMN digest BLOB",
+        "ALTER TABLE \(kind.table) ADD COLUMN awaiting_erase INTEGER NOT NULL DEFAULT 0",
+    ] }
 
     static let initial: [String] = [
         """

@@ -16,6 +16,14 @@ public enum ReplicaStoreError: Error, Equatable, Sendable, CustomStringConvertib
     case nodeMismatch(stored: String, requested: String)
     case schemaTooNew(found: Int, supported: Int)
     case corrupt(String)
+    /// A node id that is not a member of the region (in a request, a version vector, a batch).
+    case notMember(String)
+    /// This node's own public key is not among those the region manifest lists for it.
+    case keyNotListed(String)
+    /// A peer holds a different change under a dot this node holds: the origin's history forked.
+    case forked(Dot)
+    /// This node's own history forked (it reused a seq after a restore): no local writes until repaired.
+    case ownChainForked(String)
 
     public var description: String {
         switch self {
@@ -30,6 +38,11 @@ public enum ReplicaStoreError: Error, Equatable, Sendable, CustomStringConvertib
         case .schemaTooNew(let found, let supported):
             "database schema version \(found) is newer than this build supports (\(supported))"
         case .corrupt(let detail): "corrupt store: \(detail)"
+        case .notMember(let node): "node \(node) is not a member of the region"
+        case .keyNotListed(let node): "this node's public key is not listed for \(node) in the region manifest"
+        case .forked(let dot): "fork at \(dot): two different changes under one dot"
+        case .ownChainForked(let reason):
+            "this node's own change history forked (\(reason)); it takes no local writes until an operator runs kotosyncd repair-fork"
         }
     }
 }

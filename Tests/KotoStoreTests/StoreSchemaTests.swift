@@ -120,7 +120,7 @@ import Testing
         let harness = try StoreHarness()
         let path = harness.path("invalid.sqlite")
         let error = try #require(throws: ReplicaStoreError.self) {
-            try ReplicaStore(path: path, nodeID: node)
+            try ReplicaStore(path: path, nodeID: node, identity: TestKeys.identity(node))
         }
         #expect(error == .corrupt("invalid node id"))
         #expect(!FileManager.default.fileExists(atPath: path))

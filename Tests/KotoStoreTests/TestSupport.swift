@@ -1,7 +1,20 @@
 import Foundation
 import KotoCore
+import KotoCrypto
 import Synchronization
 @testable import KotoStore
+
+/// One Ed25519 key per office of the test region, made once per test run,
+/// and the region every test store belongs to.
+enum TestKeys {
+    static let offices = ["jakobstad", "nykarleby", "kronoby", "pedersore", "larsmo"]
+    static let signing: [String: SigningKey] = Dictionary(uniqueKeysWithValues: offices.map { ($0, try! SigningKey.generate()) })
+    static let region = RegionKeys(signing.mapValues { [$0.publicKey] })
+
+    static func identity(_ node: String) -> StoreIdentity {
+        StoreIdentity(signingKey: signing[node] ?? signing["jakobstad"]!, region: region)
+    }
+}
 
 /// Deterministic PRNG (SplitMix64) so a seed reproduces a whole scenario.
 struct SeededGenerator: RandomNumberGenerator {
@@ -40,7 +53,7 @@ func makeStore(_ directory: TemporaryDirectory, node: String, clock: ManualClock
     var options = StoreOptions()
     options.synchronous = synchronous
     options.now = { UInt64(Int64(clock.now) + skewMillis) }
-    return try ReplicaStore(path: directory.path("\(node).sqlite"), nodeID: node, options: options)
+    return try ReplicaStore(path: directory.path("\(node).sqlite"), nodeID: node, identity: TestKeys.identity(node), options: options)
 }
 
 /// Fictional, obviously made-up test data.
@@ -147,7 +160,7 @@ final class StoreHarness {
         options.synchronous = .normal
         options.now = { UInt64(Int64(wall.now) + skewMillis) }
         configure(&options)
-        return try ReplicaStore(path: path("\(file ?? node).sqlite"), nodeID: node, options: options)
+        return try ReplicaStore(path: path("\(file ?? node).sqlite"), nodeID: node, identity: TestKeys.identity(node), options: options)
     }
 }
 

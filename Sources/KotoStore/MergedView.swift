@@ -1,11 +1,21 @@
 public import Foundation
 public import KotoCore
 
-/// Read queries for the merged view. Reads never wait for sync.
-extension ReplicaStore {
+/// Read queries for the merged view. Reads never wait for sync. The
+/// writer's store has one over its own connection; `ReadOnlyReplica` has one
+/// over a connection opened read-only, for the node's API.
+public final class MergedView {
+    let database: Database
+    let rows: RowStore
+
+    init(database: Database, rows: RowStore) {
+        self.database = database
+        self.rows = rows
+    }
+
     /// One record with its stamps, or nil when no change ever touched it.
     public func record(_ kind: RecordKind, id: UUID) throws -> StoredRecord? {
-        let row = try loadRow(kind, id: id.lowercased)
+        let row = try rows.load(kind, id: id.lowercased)
         guard row.exists else { return nil }
         return storedRecord(kind, id: id, state: row.state)
     }
@@ -43,7 +53,8 @@ extension ReplicaStore {
             values.append(.text(",\(element),"))
         }
         if !query.includeDeleted { conditions.append("(deleted IS NULL OR deleted = 0)") }
-        if !query.includeErased { conditions.append("erased = 0") }
+        // A row awaiting the erase of a purged change is hidden like an erased one.
+        if !query.includeErased { conditions.append("erased = 0 AND awaiting_erase = 0") }
         if query.onlyConflicted { conditions.append("open_conflicts > 0") }
         if let after = query.afterID { conditions.append("id > ?"); values.append(.text(after)) }
         let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
@@ -57,7 +68,7 @@ extension ReplicaStore {
 
     /// Number of live (not deleted, not erased) records of a kind.
     public func count(_ kind: RecordKind) throws -> Int {
-        try database.query("SELECT count(*) FROM \(kind.table) WHERE (deleted IS NULL OR deleted = 0) AND erased = 0") {
+        try database.query("SELECT count(*) FROM \(kind.table) WHERE (deleted IS NULL OR deleted = 0) AND erased = 0 AND awaiting_erase = 0") {
             Int($0.int64(0))
         }.first ?? 0
     }
@@ -93,9 +104,9 @@ extension ReplicaStore {
     public func canonicalDump() throws -> String {
         var lines: [String] = []
         for kind in RecordKind.allCases {
-            let columns = (["id"] + kind.fields.map(\.column) + ["erased", "row_clock", "stamps"]).joined(separator: ", ")
+            let columns = (["id"] + kind.fields.map(\.column) + ["erased", "row_clock", "stamps", "digest", "awaiting_erase"]).joined(separator: ", ")
             let rows = try database.query("SELECT \(columns) FROM \(kind.table) ORDER BY id") { row in
-                (0..<Int32(kind.fields.count + 4)).map { column -> String in
+                (0..<Int32(kind.fields.count + 6)).map { column -> String in
                     switch row.value(column) {
                     case .null: "∅"
                     case .integer(let number): String(number)
@@ -111,11 +122,33 @@ extension ReplicaStore {
         }
         return lines.joined(separator: "\n")
     }
-}
 
-extension ReplicaStore {
     /// Number of open conflicts (non-winning frontier entries) in the replica.
     public func openConflictCount() throws -> Int {
         try database.query("SELECT count(*) FROM conflicts") { Int($0.int64(0)) }.first ?? 0
     }
+}
+
+/// A second connection to the replica for the merged-view queries, opened
+/// read-only (`SQLITE_OPEN_READONLY`): with WAL it reads the last committed
+/// state while the writer applies a batch, and nothing on it can write.
+public final class ReadOnlyReplica {
+    public let view: MergedView
+
+    public init(path: String) throws {
+        let database = try Database(path: path, readOnly: true)
+        view = MergedView(database: database, rows: try RowStore(database: database, writable: false))
+    }
+}
+
+/// The writer's own merged view, for callers (tests, tools) that hold only the store.
+extension ReplicaStore {
+    public func record(_ kind: RecordKind, id: UUID) throws -> StoredRecord? { try view.record(kind, id: id) }
+    public func list(_ kind: RecordKind, _ query: RecordQuery = RecordQuery()) throws -> [StoredRecord] { try view.list(kind, query) }
+    public func count(_ kind: RecordKind) throws -> Int { try view.count(kind) }
+    public func openConflicts(_ kind: RecordKind? = nil, rowID: UUID? = nil) throws -> [OpenConflict] {
+        try view.openConflicts(kind, rowID: rowID)
+    }
+    public func openConflictCount() throws -> Int { try view.openConflictCount() }
+    public func canonicalDump() throws -> String { try view.canonicalDump() }
 }

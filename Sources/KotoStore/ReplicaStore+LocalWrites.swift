@@ -1,0 +1,218 @@
+public import Foundation
+public import KotoCore
+import KotoCrypto
+
+/// Local writes: each in one transaction with its row, stamps, log entry,
+/// chain link, HLC, seq and VV; signed at the end of the transaction.
+extension ReplicaStore {
+    /// Groups many local writes in one transaction (imports, seed data):
+    /// all of them commit together or none does. The chain is signed every
+    /// `ChainFormat.maxUnsignedRun` changes and at the end.
+    public func batch<T>(_ body: () throws -> T) throws -> T {
+        let saved = state
+        batchDepth += 1
+        defer { batchDepth -= 1 }
+        if batchDepth == 1 {
+            unsignedRun = 0
+            lastUnsigned = nil
+        }
+        do {
+            return try database.transaction {
+                let result = try body()
+                if batchDepth == 1 {
+                    // The node's own VV entry, node state and closing signature, once for the whole batch.
+                    if let last = lastUnsigned {
+                        try database.run("UPDATE change_log SET signature = ? WHERE pos = ?",
+                                         .blob(try sign(last.chainHash)), .integer(Int64(last.position)))
+                        lastUnsigned = nil
+                        unsignedRun = 0
+                    }
+                    try saveOwnProgress(state)
+                }
+                return result
+            }
+        } catch {
+            state = saved
+            lastUnsigned = nil
+            unsignedRun = 0
+            throw error
+        }
+    }
+
+    private func saveOwnProgress(_ next: NodeState) throws {
+        try saveVersionVectorEntry(nodeID, next)
+        try saveNodeState(next)
+    }
+
+    func sign(_ chainHash: [UInt8]) throws -> [UInt8] {
+        try identity.signingKey.sign(ChainFormat.signedMessage(chainHash))
+    }
+
+    /// Creates a record with every field of its kind (absent ones null).
+    @discardableResult
+    public func create(_ kind: RecordKind, id: UUID = UUID(), fields: FieldMap) throws -> Change {
+        try writeLocally(kind, id: id, operation: .create(fields))
+    }
+
+    /// Writes only the given fields of an existing, not deleted record.
+    @discardableResult
+    public func update(_ kind: RecordKind, id: UUID, fields: FieldMap) throws -> Change {
+        try writeLocally(kind, id: id, operation: .update(fields))
+    }
+
+    /// Hides the record (writes `deleted = true`).
+    @discardableResult
+    public func delete(_ kind: RecordKind, id: UUID) throws -> Change {
+        try writeLocally(kind, id: id, operation: .delete)
+    }
+
+    /// Shows a deleted record again (writes `deleted = false`).
+    @discardableResult
+    public func restore(_ kind: RecordKind, id: UUID) throws -> Change {
+        try writeLocally(kind, id: id, operation: .restore)
+    }
+
+    /// Clears the record's fields for good and purges them from the log.
+    @discardableResult
+    public func erase(_ kind: RecordKind, id: UUID) throws -> Change {
+        try writeLocally(kind, id: id, operation: .erase)
+    }
+
+    enum LocalOperation {
+        case create(FieldMap), update(FieldMap), delete, restore, erase
+    }
+
+    /// A create's full field map: every field of the kind, `deleted` false.
+    private static func fullCreate(_ fields: FieldMap, kind: RecordKind) -> (written: FieldMap, all: FieldMap) {
+        var fields = fields
+        // A full record may carry `deleted: false`; a new record is never deleted.
+        if fields[deletedFieldName] == .bool(false) || fields[deletedFieldName] == .null { fields[deletedFieldName] = nil }
+        var all: FieldMap = [:]
+        for spec in kind.fields { all[spec.name] = fields[spec.name] ?? .null }
+        for (name, value) in fields where kind.field(named: name) == nil { all[name] = value }
+        all[deletedFieldName] = .bool(false)
+        return (fields, all)
+    }
+
+    private func writeLocally(_ kind: RecordKind, id: UUID, operation: LocalOperation) throws -> Change {
+        if let fork = state.ownFork { throw ReplicaStoreError.ownChainForked(fork) }
+        var next = state
+        let change: Change = try database.transaction {
+            var row = try rows.load(kind, id: id.lowercased)
+            let written: FieldMap
+            var changeKind = ChangeKind.upsert
+            switch operation {
+            case .create(let fields):
+                guard !row.exists else { throw ReplicaStoreError.alreadyExists(kind, id) }
+                let (checked, all) = Self.fullCreate(fields, kind: kind)
+                try checkWritable(checked, full: all, kind: kind)
+                written = all
+            case .update(let fields):
+                try requireLive(row, kind, id)
+                guard !fields.isEmpty else {
+                    throw ReplicaStoreError.invalid([FieldProblem(field: "(fields)", reason: "an update must write at least one field")])
+                }
+                var full = row.state.fields
+                for (name, value) in fields { full[name] = value }
+                try checkWritable(fields, full: full, kind: kind)
+                written = fields
+            case .delete:
+                try requireLive(row, kind, id)
+                written = [deletedFieldName: .bool(true)]
+                changeKind = .delete
+            case .restore:
+                guard row.exists else { throw ReplicaStoreError.notFound(kind, id) }
+                guard !row.state.erased else { throw ReplicaStoreError.erased(kind, id) }
+                written = [deletedFieldName: .bool(false)]
+            case .erase:
+                guard row.exists else { throw ReplicaStoreError.notFound(kind, id) }
+                guard !row.state.erased else { throw ReplicaStoreError.erased(kind, id) }
+                written = [:]
+                changeKind = .erase
+            }
+            next.seq += 1
+            let dot = Dot(origin: nodeID, seq: next.seq)
+            let hlc = next.clock.tick(nowMillis: options.now())
+            var rowClock = row.state.rowClock
+            rowClock.advance(to: dot)
+            let unlinked = Change(dot: dot, hlc: hlc, record: kind, rowID: id, kind: changeKind, fields: written, rowClock: rowClock)
+            let payload = ChainFormat.payload(unlinked)
+            let payloadDigest = SHA256.hash(payload)
+            let link = SHA256.hash(parts: [next.heads[nodeID] ?? ChainFormat.genesis, ChainFormat.header(unlinked), payloadDigest])
+            // Signed at the end of every local transaction, and every 256th change inside a long one.
+            var signature: [UInt8]?
+            if batchDepth == 0 || unsignedRun + 1 >= ChainFormat.maxUnsignedRun {
+                signature = try sign(link)
+            }
+            let change = unlinked.linked(chainHash: link, signature: signature)
+            next.versionVector.advance(to: dot)
+            next.heads[nodeID] = link
+            try rows.merge(change, payload: payload, payloadDigest: payloadDigest, into: &row, state: &next, now: Int64(options.now()))
+            if batchDepth == 0 {
+                try saveOwnProgress(next)
+            } else if signature == nil {
+                unsignedRun += 1
+                lastUnsigned = (next.logEnd, link)
+            } else {
+                unsignedRun = 0
+                lastUnsigned = nil
+            }
+            return change
+        }
+        state = next
+        return change
+    }
+
+    private func requireLive(_ row: LoadedRow, _ kind: RecordKind, _ id: UUID) throws {
+        guard row.exists else { throw ReplicaStoreError.notFound(kind, id) }
+        guard !row.state.erased else { throw ReplicaStoreError.erased(kind, id) }
+        guard !row.state.isDeleted else { throw ReplicaStoreError.notFound(kind, id) }
+    }
+
+    /// The problems a create of `fields` would be refused with (schema,
+    /// `deleted`, references), without writing anything.
+    public func problems(creating kind: RecordKind, fields: FieldMap) throws -> [FieldProblem] {
+        let (checked, all) = Self.fullCreate(fields, kind: kind)
+        return try problems { try checkWritable(checked, full: all, kind: kind) }
+    }
+
+    /// The problems an update of `fields` would be refused with, without writing.
+    public func problems(updating kind: RecordKind, id: UUID, fields: FieldMap) throws -> [FieldProblem] {
+        let row = try rows.load(kind, id: id.lowercased)
+        try requireLive(row, kind, id)
+        var full = row.state.fields
+        for (name, value) in fields { full[name] = value }
+        return try problems { try checkWritable(fields, full: full, kind: kind) }
+    }
+
+    private func problems(_ check: () throws -> Void) throws -> [FieldProblem] {
+        do {
+            try check()
+            return []
+        } catch ReplicaStoreError.invalid(let problems) {
+            return problems
+        }
+    }
+
+    /// Validation of a local write: the schema's rules on the whole resulting
+    /// record, `deleted` kept to its own operations, and references that must
+    /// resolve in this replica.
+    private func checkWritable(_ written: FieldMap, full: FieldMap, kind: RecordKind) throws {
+        var problems: [FieldProblem] = []
+        if written[deletedFieldName] != nil {
+            problems.append(FieldProblem(field: deletedFieldName, reason: "is set by delete and restore only"))
+        }
+        problems += validator.problems(in: full, kind: kind).filter { $0.field != deletedFieldName || written[deletedFieldName] == nil }
+        if kind == .placement {
+            for (name, target) in [("clientId", RecordKind.client), ("serviceId", RecordKind.service)] {
+                guard written[name] != nil, let text = full[name]?.text, let id = UUID(uuidString: text),
+                      !problems.contains(where: { $0.field == name }) else { continue }
+                let referenced = try rows.load(target, id: id.lowercased)
+                if !referenced.exists || referenced.state.erased || referenced.state.isDeleted {
+                    problems.append(FieldProblem(field: name, reason: "no such \(target.rawValue)"))
+                }
+            }
+        }
+        if !problems.isEmpty { throw ReplicaStoreError.invalid(problems) }
+    }
+}
