@@ -25,7 +25,7 @@ public final class MergedView {
         for spec in kind.fields { fields[spec.name] = state.fields[spec.name] ?? .null }
         let conflicts = state.conflicts.values.reduce(0) { $0 + $1.count }
         return StoredRecord(kind: kind, id: id, fields: fields, erased: state.erased, rowClock: state.rowClock,
-                            stamps: state.stamps, openConflicts: conflicts)
+                            stamps: state.stamps, openConflicts: conflicts, awaitingErase: state.awaitingErase)
     }
 
     /// Records of one kind matching `query`, ordered by id (keyset paging).

@@ -23,10 +23,11 @@ extension ReplicaStore {
         var next = state
         let now = options.now()
         let result: ApplyResult = try database.transaction {
-            let (entries, skipped) = try verify(batch, state: &next, now: now)
+            let (entries, applied, skipped) = try verify(batch, state: &next, now: now)
             var touchedOrigins: Set<String> = []
-            for (index, entry) in entries.enumerated() {
+            for (index, verified) in entries.enumerated() {
                 try beforeApplyingEntry?(index)
+                guard let entry = verified else { continue }
                 let change = entry.change
                 let origin = change.dot.origin
                 next.clock.observe(change.hlc)
@@ -42,23 +43,24 @@ extension ReplicaStore {
             for origin in touchedOrigins.sorted() {
                 try saveVersionVectorEntry(origin, next)
             }
-            if !entries.isEmpty { try saveNodeState(next) }
+            if applied > 0 { try saveNodeState(next) }
             try database.run("""
                 INSERT INTO peer_cursors (peer, incarnation, position, last_success, last_error, failures) VALUES (?, ?, ?, ?, NULL, 0)
                 ON CONFLICT (peer) DO UPDATE SET incarnation = excluded.incarnation, position = excluded.position,
                     last_success = excluded.last_success, last_error = NULL, failures = 0
                 """, .text(peer), .text(batch.incarnation), .integer(Int64(batch.nextPosition)), .integer(Int64(now)))
-            return ApplyResult(applied: entries.count, skipped: skipped)
+            return ApplyResult(applied: applied, skipped: skipped)
         }
         state = next
         return result
     }
 
     /// Checks the whole batch before anything is written. Advances `next`'s
-    /// version vector and chain heads over the entries it returns.
-    private func verify(_ batch: ChangeBatch, state next: inout NodeState, now: UInt64) throws -> ([VerifiedEntry], Int) {
+    /// version vector and chain heads over the entries to apply; returns one
+    /// slot per batch entry (nil for a duplicate), and the counts.
+    private func verify(_ batch: ChangeBatch, state next: inout NodeState, now: UInt64) throws -> ([VerifiedEntry?], Int, Int) {
         let region = identity.region
-        var entries: [VerifiedEntry] = []
+        var entries: [VerifiedEntry?] = []
         entries.reserveCapacity(batch.changes.count)
         var skipped = 0
         /// Per origin, the index in `entries` of its run's last change.
@@ -80,6 +82,7 @@ extension ReplicaStore {
                     throw ReplicaStoreError.forked(change.dot)
                 }
                 skipped += 1
+                entries.append(nil)
                 continue
             }
             guard change.dot.seq == next.versionVector[origin] + 1 else {
@@ -104,7 +107,7 @@ extension ReplicaStore {
         }
         // One signature per origin per batch authenticates its whole run: the chain links the rest to it.
         for (origin, index) in lastOfRun.sorted(by: { $0.key < $1.key }) {
-            let change = entries[index].change
+            let change = entries[index]!.change
             guard let signature = change.signature else {
                 throw ReplicaStoreError.batchRefused("the run of \(origin)'s changes ends unsigned at \(change.dot)")
             }
@@ -113,6 +116,6 @@ extension ReplicaStore {
                 throw ReplicaStoreError.batchRefused("the signature on \(change.dot) does not verify with any key the region manifest lists for \(origin)")
             }
         }
-        return (entries, skipped)
+        return (entries, entries.count - skipped, skipped)
     }
 }

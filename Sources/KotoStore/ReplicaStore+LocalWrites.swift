@@ -122,7 +122,7 @@ extension ReplicaStore {
                 changeKind = .delete
             case .restore:
                 guard row.exists else { throw ReplicaStoreError.notFound(kind, id) }
-                guard !row.state.erased else { throw ReplicaStoreError.erased(kind, id) }
+                guard !row.state.erased && !row.state.awaitingErase else { throw ReplicaStoreError.erased(kind, id) }
                 written = [deletedFieldName: .bool(false)]
             case .erase:
                 guard row.exists else { throw ReplicaStoreError.notFound(kind, id) }
@@ -165,7 +165,8 @@ extension ReplicaStore {
 
     private func requireLive(_ row: LoadedRow, _ kind: RecordKind, _ id: UUID) throws {
         guard row.exists else { throw ReplicaStoreError.notFound(kind, id) }
-        guard !row.state.erased else { throw ReplicaStoreError.erased(kind, id) }
+        // A row awaiting the erase of a purged change is being erased.
+        guard !row.state.erased && !row.state.awaitingErase else { throw ReplicaStoreError.erased(kind, id) }
         guard !row.state.isDeleted else { throw ReplicaStoreError.notFound(kind, id) }
     }
 

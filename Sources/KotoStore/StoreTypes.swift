@@ -72,6 +72,8 @@ public struct StoredRecord: Sendable, Equatable {
     /// The winning write of each field.
     public let stamps: [String: FieldStamp]
     public let openConflicts: Int
+    /// A purged change of the row is held but not yet its erase: the row is about to be erased.
+    public let awaitingErase: Bool
 
     public var deleted: Bool { fields[deletedFieldName]?.bool == true }
 }

@@ -682,9 +682,11 @@ import Testing
 }
 
 /// A relay that already holds an erase passes the row's earlier changes on
-/// purged: the receiver hides the row at once instead of showing half of it.
+/// purged: the receiver writes nothing for them (a purged entry never erases
+/// a row on its own), hides the row as about to be erased, and reports its
+/// state digest as provisional until the erase arrives.
 @Suite struct PurgedRelayTests {
-    @Test func aPurgedChangeArrivingBeforeItsEraseErasesTheRow() throws {
+    @Test func aPurgedChangeArrivingBeforeItsEraseWritesNothingAndWaitsForTheErase() throws {
         let harness = try StoreHarness()
         let jakobstad = try harness.open("jakobstad")
         let pedersore = try harness.open("pedersore")
@@ -698,16 +700,20 @@ import Testing
         // Only the first (purged) entry reaches larsmo.
         let first = try pedersore.readLog(after: 0, notCoveredBy: larsmo.versionVector, limit: 1)
         #expect(first.changes.count == 1)
-        #expect(first.changes[0].fields.isEmpty)
+        #expect(first.changes[0].fields.isEmpty && first.changes[0].isPurged)
         try larsmo.apply(first, from: "pedersore")
         let early = try #require(try larsmo.record(.client, id: id))
-        #expect(early.erased)
-        #expect(early.fields.values.allSatisfy { $0 == .null })
-        #expect(try larsmo.list(.client).isEmpty)
+        #expect(!early.erased && early.awaitingErase, "a purged entry does not erase the row on its own")
+        #expect(early.fields.values.allSatisfy { $0 == .null } && early.stamps.isEmpty, "a purged entry writes nothing")
+        #expect(try larsmo.list(.client).isEmpty, "a row awaiting its erase is not listed")
+        #expect(larsmo.stateDigestProvisional)
         #expect(throws: ReplicaStoreError.erased(.client, id)) { try larsmo.update(.client, id: id, fields: ["status": .text("closed")]) }
 
-        // The rest, the erase included, changes nothing more: the replicas agree.
+        // The rest, the erase included, erases the row: the replicas agree.
         _ = try pullAll(larsmo, from: pedersore)
+        #expect(try larsmo.record(.client, id: id)?.erased == true)
+        #expect(!larsmo.stateDigestProvisional)
+        #expect(larsmo.stateDigest == jakobstad.stateDigest && larsmo.stateDigest == pedersore.stateDigest)
         #expect(try larsmo.canonicalDump() == pedersore.canonicalDump())
         #expect(try larsmo.canonicalDump() == jakobstad.canonicalDump())
     }

@@ -44,7 +44,7 @@ import Testing
         let harness = try StoreHarness()
         let store = try harness.open("jakobstad")
         let columns = try store.database.query("SELECT name FROM pragma_table_info('\(kind.table)') ORDER BY cid") { $0.string(0) ?? "" }
-        #expect(columns == ["id"] + kind.fields.map(\.column) + ["row_clock", "stamps", "erased", "open_conflicts"])
+        #expect(columns == ["id"] + kind.fields.map(\.column) + ["row_clock", "stamps", "erased", "open_conflicts", "digest", "awaiting_erase"])
     }
 
     @Test func reopeningKeepsDataAndDoesNotRerunMigrations() throws {
