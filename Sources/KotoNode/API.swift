@@ -11,6 +11,8 @@ struct API: Sendable {
     let replica: Replica
     let scheduler: SyncScheduler
     let secrets: Secrets
+    /// The region's members: sync requests must come from one, with its own credential.
+    let manifest: RegionManifest
     /// Queries go here when set (a read-only second connection), else to the writer.
     var reader: ReplicaReader? = nil
 
@@ -29,36 +31,41 @@ struct API: Sendable {
         router.get("/healthz") { _ in APIResponse.json(.object([("status", .string("ok"))])) }
         for kind in RecordKind.allCases {
             let base = "/v1/\(kind.table)"
-            router.post(base, endpoint([.office]) { try await create(kind, $0) })
-            router.get(base, endpoint([.office, .coordinator]) { try await list(kind, $0) })
-            router.get("\(base)/{id}", endpoint([.office, .coordinator]) { try await show(kind, $0) })
-            router.patch("\(base)/{id}", endpoint([.office]) { try await update(kind, $0) })
-            router.delete("\(base)/{id}", endpoint([.office]) { try await simple(kind, $0, .delete, status: .noContent) })
-            router.post("\(base)/{id}/restore", endpoint([.office]) { try await simple(kind, $0, .restore, status: .ok) })
-            router.post("\(base)/{id}/erase", endpoint([.office]) { try await simple(kind, $0, .erase, status: .ok) })
+            router.post(base, endpoint([.office]) { request, _ in try await create(kind, request) })
+            router.get(base, endpoint([.office, .coordinator]) { request, _ in try await list(kind, request) })
+            router.get("\(base)/{id}", endpoint([.office, .coordinator]) { request, _ in try await show(kind, request) })
+            router.patch("\(base)/{id}", endpoint([.office]) { request, _ in try await update(kind, request) })
+            router.delete("\(base)/{id}", endpoint([.office]) { request, _ in
+                try await simple(kind, request, .delete, status: .noContent)
+            })
+            router.post("\(base)/{id}/restore", endpoint([.office]) { request, _ in
+                try await simple(kind, request, .restore, status: .ok)
+            })
+            router.post("\(base)/{id}/erase", endpoint([.office]) { request, _ in try await simple(kind, request, .erase, status: .ok) })
         }
-        router.get("/v1/conflicts", endpoint([.office, .coordinator, .admin]) { try await conflicts($0) })
-        router.get("/v1/status", endpoint([.admin, .coordinator]) { _ in try await status() })
-        let sync = SyncAPI(config: config, replica: replica, scheduler: scheduler)
-        router.post("/v1/sync/pull", endpoint([.peer]) { try await sync.pull($0) })
-        router.post("/v1/sync/push", endpoint([.peer]) { try await sync.push($0) })
-        router.post("/v1/sync/notify", endpoint([.peer]) { try await sync.notify($0) })
-        router.get("/v1/sync/state", endpoint([.peer]) { try await sync.state($0) })
+        router.get("/v1/conflicts", endpoint([.office, .coordinator, .admin]) { request, _ in try await conflicts(request) })
+        router.get("/v1/status", endpoint([.admin, .coordinator]) { _, _ in try await status() })
+        let sync = SyncAPI(config: config, replica: replica, scheduler: scheduler, manifest: manifest)
+        router.post("/v1/sync/pull", endpoint([.peer]) { request, caller in try await sync.pull(request, caller: caller) })
+        router.post("/v1/sync/push", endpoint([.peer]) { request, caller in try await sync.push(request, caller: caller) })
+        router.post("/v1/sync/notify", endpoint([.peer]) { request, caller in try await sync.notify(request, caller: caller) })
+        router.get("/v1/sync/state", endpoint([.peer]) { request, caller in try await sync.state(request, caller: caller) })
         return router
     }
 
-    /// Authenticates, authorises and maps domain errors to their responses.
-    func endpoint(_ roles: Set<Role>, _ body: @escaping @Sendable (HTTPRequest) async throws -> HTTPResponse) -> Router.Handler {
+    /// Authenticates (the credential's holder becomes the handler's
+    /// `Caller`), authorises by role and maps domain errors to their responses.
+    func endpoint(_ roles: Set<Role>, _ body: @escaping @Sendable (HTTPRequest, Caller) async throws -> HTTPResponse) -> Router.Handler {
         { [secrets] request in
-            guard let role = secrets.role(forAuthorization: request.headers["Authorization"]) else {
+            guard let caller = secrets.caller(forAuthorization: request.headers["Authorization"]) else {
                 throw HTTPError(.unauthorized, code: "unauthorized", message: "a valid bearer token is required",
                                 headers: ["WWW-Authenticate": "Bearer"])
             }
-            guard roles.contains(role) else {
-                throw HTTPError.forbidden("the \(role.rawValue) role may not use \(request.method.rawValue) \(request.path)")
+            guard roles.contains(caller.role) else {
+                throw HTTPError.forbidden("the \(caller.role.rawValue) role may not use \(request.method.rawValue) \(request.path)")
             }
             do {
-                return try await body(request)
+                return try await body(request, caller)
             } catch let error as ReplicaStoreError {
                 if let response = APIResponse.response(for: error) { return response }
                 throw error

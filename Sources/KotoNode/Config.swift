@@ -42,6 +42,10 @@ public struct NodeConfig: Sendable {
     public var port = 7100
     public var dataDirectory: String
     public var secretsFile: String
+    /// The region manifest: members, municipalities and public keys.
+    public var regionManifest: String
+    /// This node's Ed25519 private key (mode 0600).
+    public var keyFile: String
     public var peers: [PeerConfig] = []
     public var syncInterval: Duration = .seconds(30)
     public var batchSize = 1000
@@ -61,10 +65,12 @@ public struct NodeConfig: Sendable {
 
     public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("\(node).sqlite") }
 
-    public init(node: String, dataDirectory: String, secretsFile: String) {
+    public init(node: String, dataDirectory: String, secretsFile: String, regionManifest: String, keyFile: String) {
         self.node = node
         self.dataDirectory = dataDirectory
         self.secretsFile = secretsFile
+        self.regionManifest = regionManifest
+        self.keyFile = keyFile
     }
 }
 
@@ -98,15 +104,18 @@ extension NodeConfig {
         } catch {
             throw ConfigError(key: "", reason: error.description)
         }
-        var reader = try ObjectReader(json, path: "", allowed: ["node", "listen", "dataDirectory", "secretsFile", "peers", "sync",
-                                                                "durability", "shutdownGraceSeconds", "limits", "tls", "demoSeed"])
+        var reader = try ObjectReader(json, path: "", allowed: ["node", "listen", "dataDirectory", "secretsFile", "regionManifest",
+                                                                "keyFile", "peers", "sync", "durability", "shutdownGraceSeconds",
+                                                                "limits", "tls", "demoSeed"])
         let node = try reader.string("node", required: true)!
         guard NodeID.isValid(node) else { throw ConfigError(key: "node", reason: "must be 1–64 characters of a-z, 0-9, - and _") }
         func resolve(_ path: String) -> String {
             path.hasPrefix("/") ? path : ((baseDirectory as NSString).appendingPathComponent(path) as NSString).standardizingPath
         }
         var config = NodeConfig(node: node, dataDirectory: resolve(try reader.string("dataDirectory", required: true)!),
-                                secretsFile: resolve(try reader.string("secretsFile", required: true)!))
+                                secretsFile: resolve(try reader.string("secretsFile", required: true)!),
+                                regionManifest: resolve(try reader.string("regionManifest", required: true)!),
+                                keyFile: resolve(try reader.string("keyFile", required: true)!))
         if var listen = try reader.object("listen", allowed: ["host", "port"]) {
             config.host = try listen.string("host") ?? config.host
             config.port = try listen.integer("port", in: 1...65535).map(Int.init) ?? config.port
@@ -181,6 +190,17 @@ extension NodeConfig {
         if let seed = try reader.integer("demoSeed", in: 0...Int64.max) { config.demoSeed = UInt64(seed) }
         try reader.finish()
         return config
+    }
+
+    /// The config against the region manifest (which `parse` does not read):
+    /// this node and every peer must be members.
+    public func check(against manifest: RegionManifest) throws(ConfigError) {
+        guard manifest.isMember(node) else {
+            throw ConfigError(key: "node", reason: "\(node) is not a member of region \(manifest.region) (\(regionManifest))")
+        }
+        for (index, peer) in peers.enumerated() where !manifest.isMember(peer.node) {
+            throw ConfigError(key: "peers[\(index)].node", reason: "\(peer.node) is not a member of region \(manifest.region)")
+        }
     }
 }
 

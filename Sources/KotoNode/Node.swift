@@ -1,5 +1,6 @@
 import Foundation
 import KotoCore
+import KotoCrypto
 import KotoHTTP
 import KotoSeed
 import KotoStore
@@ -10,19 +11,32 @@ public final class Node: Sendable {
     public let config: NodeConfig
     public let replica: Replica
     public let scheduler: SyncScheduler
+    /// The region's members and their public keys.
+    public let manifest: RegionManifest
+    /// This node's private key (its public key is among its keys in the manifest).
+    let signingKey: SigningKey
     let server: HTTPServer
 
     /// The port the API listens on (the configured one, or the one chosen for port 0).
     public var port: Int { server.port }
 
-    /// Opens the store (creating it, and loading the demo region's records
-    /// when `demoSeed` is set and the store is new) and binds the listener.
+    /// Loads the region manifest and the signing key (refusing to start
+    /// when this node, a peer or an accepted credential's holder is not a
+    /// member, or when the key is not one of this node's keys in the
+    /// manifest), opens the store (creating it, and loading the demo
+    /// region's records when `demoSeed` is set and the store is new) and
+    /// binds the listener.
     public init(config: NodeConfig, secrets: Secrets) throws {
         self.config = config
+        manifest = try RegionManifest.load(path: config.regionManifest)
+        try config.check(against: manifest)
+        try secrets.check(against: manifest)
+        signingKey = try Self.loadSigningKey(config: config, manifest: manifest)
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         var options = StoreOptions()
         options.synchronous = config.synchronous
+        options.registry = manifest.registry
         options.maxClockAheadMillis = UInt64(config.maxClockAhead.components.seconds * 1000
             + config.maxClockAhead.components.attoseconds / 1_000_000_000_000_000)
         let store = try ReplicaStore(path: config.databasePath, nodeID: config.node, options: options)
@@ -32,9 +46,24 @@ public final class Node: Sendable {
         replica = Replica(store: store)
         let reader = ReplicaReader(store: try ReplicaStore(path: config.databasePath, nodeID: config.node, options: options))
         scheduler = try SyncScheduler(config: config, replica: replica, secrets: secrets)
-        var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets)
+        var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets, manifest: manifest)
         api.reader = reader
         server = try HTTPServer(host: config.host, port: config.port, limits: config.limits, router: api.router())
+    }
+
+    /// The key in `config.keyFile`, which must be one of this node's keys in the manifest.
+    static func loadSigningKey(config: NodeConfig, manifest: RegionManifest) throws(ConfigError) -> SigningKey {
+        let key: SigningKey
+        do {
+            key = try SigningKey.load(path: config.keyFile)
+        } catch {
+            throw ConfigError(key: "keyFile", reason: error.description)
+        }
+        guard let member = manifest.member(config.node), member.publicKeys.contains(key.publicKey) else {
+            throw ConfigError(key: "keyFile", reason: "the public key of \(config.keyFile) (\(key.publicKey.text)) is not among "
+                              + "\(config.node)'s public keys in region manifest \(config.regionManifest)")
+        }
+        return key
     }
 
     /// This office's share of the deterministic demo region, written as local writes in one transaction.

@@ -109,7 +109,7 @@ actor PeerLink {
     private var url: String { peer.url ?? "" }
 
     private func headers(json: Bool) -> HTTPHeaders {
-        var headers: HTTPHeaders = ["Authorization": "Bearer \(secrets.peerToken)"]
+        var headers: HTTPHeaders = ["Authorization": "Bearer \(secrets.peerCredential)"]
         headers["Content-Type"] = json ? "application/json" : SyncProtocol.batchContentType
         headers[SyncProtocol.Header.node] = config.node
         headers[SyncProtocol.Header.protocolVersion] = String(SyncProtocol.version)

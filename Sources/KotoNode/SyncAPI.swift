@@ -8,6 +8,23 @@ struct SyncAPI: Sendable {
     let config: NodeConfig
     let replica: Replica
     let scheduler: SyncScheduler
+    let manifest: RegionManifest
+
+    /// The node a sync request claims to come from, once the caller's peer
+    /// credential is shown to be that node's own and the node a member:
+    /// a leaked Kronoby credential lets nobody act as Larsmo.
+    func authenticatedPeer(_ caller: Caller, claims node: String) throws -> String {
+        let holder = caller.role == .peer ? (caller.node ?? "") : caller.role.rawValue
+        guard manifest.isMember(node) else {
+            Log.warning("sync.not_a_member", ["peer": holder, "claimed": node])
+            throw HTTPError(.forbidden, code: "not_a_member", message: "\(node) is not a member of region \(manifest.region)")
+        }
+        guard caller.role == .peer, holder == node else {
+            Log.warning("sync.credential_mismatch", ["peer": holder, "claimed": node])
+            throw HTTPError(.forbidden, code: "credential_mismatch", message: "the credential belongs to \(holder), not \(node)")
+        }
+        return node
+    }
 
     /// 409 when the peer speaks another protocol or schema version; the
     /// message says which and both sides' values.
@@ -34,7 +51,7 @@ struct SyncAPI: Sendable {
         return node
     }
 
-    func pull(_ request: HTTPRequest) async throws -> HTTPResponse {
+    func pull(_ request: HTTPRequest, caller: Caller) async throws -> HTTPResponse {
         let json: JSONValue
         do {
             json = try JSONValue.parse(request.body)
@@ -47,6 +64,7 @@ struct SyncAPI: Sendable {
         case .failure(let problem):
             return APIResponse.error(.badRequest, code: "invalid_request", message: problem.description, problems: [problem])
         }
+        _ = try authenticatedPeer(caller, claims: pull.node)
         try await checkVersions(peer: pull.node, protocolVersion: pull.protocolVersion, schemaVersion: pull.schemaVersion)
         let (batch, logPosition, yourSeq) = try await replica.withStore { store in
             (try store.readLog(after: pull.since, notCoveredBy: pull.versionVector, limit: pull.limit), store.logPosition,
@@ -64,8 +82,8 @@ struct SyncAPI: Sendable {
         ], body: WireFormat.encode(batch))
     }
 
-    func push(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let peer = try peerNode(request)
+    func push(_ request: HTTPRequest, caller: Caller) async throws -> HTTPResponse {
+        let peer = try authenticatedPeer(caller, claims: try peerNode(request))
         try await checkVersions(peer: peer, protocolVersion: request.headers[SyncProtocol.Header.protocolVersion].flatMap { Int($0) },
                                 schemaVersion: request.headers[SyncProtocol.Header.schemaVersion].flatMap { Int($0) })
         let batch: ChangeBatch
@@ -93,21 +111,21 @@ struct SyncAPI: Sendable {
         return APIResponse.json(try await state(for: peer).json)
     }
 
-    func notify(_ request: HTTPRequest) async throws -> HTTPResponse {
+    func notify(_ request: HTTPRequest, caller: Caller) async throws -> HTTPResponse {
         guard let node = (try? JSONValue.parse(request.body))?["node"]?.stringValue, NodeID.isValid(node) else {
             return APIResponse.error(.badRequest, code: "invalid_request", message: "body must be {\"node\": <node id>}",
                                      problems: [FieldProblem(field: "node", reason: "must be a valid node id")])
         }
-        scheduler.notified(by: node)
+        scheduler.notified(by: try authenticatedPeer(caller, claims: node))
         return HTTPResponse(status: .accepted)
     }
 
-    func state(_ request: HTTPRequest) async throws -> HTTPResponse {
+    func state(_ request: HTTPRequest, caller: Caller) async throws -> HTTPResponse {
         guard let node = request.query("node"), NodeID.isValid(node) else {
             return APIResponse.error(.badRequest, code: "invalid_query", message: "query parameter node must name the asking node",
                                      problems: [FieldProblem(field: "node", reason: "must be a valid node id")])
         }
-        return APIResponse.json(try await state(for: node).json)
+        return APIResponse.json(try await state(for: try authenticatedPeer(caller, claims: node)).json)
     }
 
     private func state(for peer: String) async throws -> PeerState {

@@ -21,7 +21,7 @@ public final class SyncScheduler: Sendable {
                 relay.scheduler?.changesArrived(from: source)
             }
             if peer.mode == .pull, let url = peer.url {
-                hints[peer.node] = try HintSender(peer: peer.node, url: url, node: config.node, token: secrets.peerToken,
+                hints[peer.node] = try HintSender(peer: peer.node, url: url, node: config.node, token: secrets.peerCredential,
                                                   connectTimeout: config.connectTimeout)
             }
         }

@@ -3,21 +3,47 @@ import Glibc
 import KotoNode
 
 // kotosyncd: one office's kotosync daemon. Thin: parse arguments, load the
-// configuration and secrets, run the node, stop it on SIGTERM/SIGINT.
+// configuration and secrets, run the node, stop it on SIGTERM/SIGINT; or run
+// one of the `keygen` / `credential new` commands (their logic is in KotoNode).
 
 let usage = """
-usage: kotosyncd --config PATH
+usage: kotosyncd --config PATH [--restored]
+       kotosyncd keygen --out PATH
+       kotosyncd credential new --role peer --node NODE
+       kotosyncd credential new --role office --municipality CODE [--name NAME]
+       kotosyncd credential new --role coordinator --name NAME
+       kotosyncd credential new --role admin --name NAME
 
 Runs one office's kotosync node: the local SQLite replica, sync with the
 configured peers over HTTP, and the API (see README.md).
 
 options:
-  --config PATH   JSON configuration file (see Config/ for examples)
+  --config PATH   JSON configuration file (see Config/ for examples); it names
+                  the region manifest, this node's key file and its secrets file
   --restored      the database was just restored from a backup: start a new
                   log incarnation so peers re-read this node's log from 0, and
                   take no local write until a peer has said how many of this
                   node's own changes exist (and they are pulled back)
   -h, --help      show this help
+
+commands:
+  keygen --out PATH
+                  writes a new Ed25519 private key to PATH (mode 0600; refuses
+                  to overwrite an existing file) and prints the line
+                  "publicKeys": ["ed25519:..."] for this node's entry in the
+                  region manifest
+  credential new --role ROLE ...
+                  prints a new random bearer token (shown once: give it to its
+                  holder, keep no copy) and the entry with its SHA-256 to add
+                  to the "accept" list of each node's secrets file it must open.
+                  Every credential names its holder:
+    --role peer --node NODE              another node; the token goes into
+                                         NODE's own secrets file as
+                                         "peerCredential"
+    --role office --municipality CODE    office staff of that municipality
+      [--name NAME]                      (optionally the person)
+    --role coordinator --name NAME       the regional coordinator
+    --role admin --name NAME             an operator
 
 environment:
   KOTOSYNC_SCHEMA_VERSION   announce another schema version to peers (testing only)
@@ -25,6 +51,7 @@ environment:
 Stops gracefully on SIGTERM or SIGINT: no new connections, requests and the
 batch in flight finish, the database closes. A second signal, or the
 configured shutdownGraceSeconds plus 5 s, ends it at once.
+Exit status: 0 done, 1 cannot start or failed, 2 bad arguments or configuration.
 """
 
 func fail(_ message: String, code: Int32 = 2) -> Never {
@@ -33,13 +60,43 @@ func fail(_ message: String, code: Int32 = 2) -> Never {
 }
 
 var arguments = CommandLine.arguments.dropFirst()
+if arguments.contains("-h") || arguments.contains("--help") {
+    print(usage)
+    exit(0)
+}
+switch arguments.first {
+case "keygen":
+    let path: String
+    do {
+        path = try Commands.parseKeygen(Array(arguments.dropFirst()))
+    } catch {
+        fail("\(error)")
+    }
+    do {
+        let line = try Commands.keygen(out: path)
+        FileHandle.standardError.write(Data("wrote \(path) (mode 0600); add this line to the node's entry in the region manifest:\n".utf8))
+        print(line)
+        exit(0)
+    } catch {
+        fail("keygen: \(error)", code: 1)
+    }
+case "credential":
+    guard arguments.dropFirst().first == "new" else { fail("credential takes: new --role ...; see --help") }
+    do {
+        let holder = try Commands.parseCredentialHolder(Array(arguments.dropFirst(2)))
+        print(IssuedCredential.issue(for: holder).instructions, terminator: "")
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
+default:
+    break
+}
+
 var configPath: String?
 var restored = false
 while let argument = arguments.popFirst() {
     switch argument {
-    case "-h", "--help":
-        print(usage)
-        exit(0)
     case "--restored":
         restored = true
     case "--config":

@@ -11,7 +11,8 @@ import Testing
 
     /// The smallest valid config, with `extra` members appended.
     static func minimal(_ extra: String = "") -> String {
-        #"{"node":"jakobstad","dataDirectory":"data","secretsFile":"secrets.json""# + (extra.isEmpty ? "" : ",\(extra)") + "}"
+        #"{"node":"jakobstad","dataDirectory":"data","secretsFile":"secrets.json","regionManifest":"region.json","#
+            + #""keyFile":"jakobstad.key""# + (extra.isEmpty ? "" : ",\(extra)") + "}"
     }
 
     static func parse(_ text: String, base: String = ConfigTests.base) throws(ConfigError) -> NodeConfig {
@@ -37,6 +38,8 @@ import Testing
               "listen": {"host": "0.0.0.0", "port": 7443},
               "dataDirectory": "/var/lib/kotosync",
               "secretsFile": "/etc/kotosync/secrets.json",
+              "regionManifest": "/etc/kotosync/region.json",
+              "keyFile": "keys/jakobstad.key",
               "peers": [
                 {"node": "nykarleby", "url": "https://nykarleby.example.invalid:7443/", "mode": "pull"},
                 {"node": "kronoby", "url": "http://kronoby.example.invalid:7100", "mode": "push"},
@@ -73,6 +76,8 @@ import Testing
         #expect(config.port == 7443)
         #expect(config.dataDirectory == "/var/lib/kotosync")
         #expect(config.secretsFile == "/etc/kotosync/secrets.json")
+        #expect(config.regionManifest == "/etc/kotosync/region.json")
+        #expect(config.keyFile == "\(Self.base)/keys/jakobstad.key")
         #expect(config.databasePath == "/var/lib/kotosync/jakobstad.sqlite")
         #expect(config.peers == [
             PeerConfig(node: "nykarleby", url: "https://nykarleby.example.invalid:7443", mode: .pull),
@@ -141,9 +146,11 @@ import Testing
 
     @Test func relativePathsResolveAgainstTheConfigFilesDirectory() throws {
         let config = try Self.parse(#"{"node":"jakobstad","dataDirectory":"../data/./x","secretsFile":"secrets.json","#
-            + #""tls":{"caBundle":"ca.pem"}}"#)
+            + #""regionManifest":"../region.json","keyFile":"./keys/jakobstad.key","tls":{"caBundle":"ca.pem"}}"#)
         #expect(config.dataDirectory == "/srv/kotosync/data/x")
         #expect(config.secretsFile == "/srv/kotosync/etc/secrets.json")
+        #expect(config.regionManifest == "/srv/kotosync/region.json")
+        #expect(config.keyFile == "/srv/kotosync/etc/keys/jakobstad.key")
         #expect(config.tls?.caBundle == "/srv/kotosync/etc/ca.pem")
         #expect(config.tls?.clientCertificate == nil)
     }
@@ -156,6 +163,8 @@ import Testing
         let etc = (directory.path("etc") as NSString).standardizingPath
         #expect(config.dataDirectory == "\(etc)/data")
         #expect(config.secretsFile == "\(etc)/secrets.json")
+        #expect(config.regionManifest == "\(etc)/region.json")
+        #expect(config.keyFile == "\(etc)/jakobstad.key")
     }
 
     @Test func passivePeerURLIsCheckedWhenGiven() {
@@ -185,7 +194,9 @@ import Testing
         #expect(Set(config.peers.map(\.node)) == Set(Self.offices).subtracting([office]))
         #expect(config.peers.count == 4)
         #expect(config.peers.allSatisfy { $0.mode == .pull && $0.url?.hasPrefix("http://127.0.0.1:") == true })
-        #expect(config.secretsFile == demo.appendingPathComponent("secrets.json").standardizedFileURL.path)
+        #expect(config.secretsFile == demo.appendingPathComponent("secrets/\(office).json").standardizedFileURL.path)
+        #expect(config.regionManifest == demo.appendingPathComponent("region.json").standardizedFileURL.path)
+        #expect(config.keyFile == demo.appendingPathComponent("keys/\(office).key").standardizedFileURL.path)
         #expect(config.dataDirectory == packageRoot.appendingPathComponent(".demo/data").standardizedFileURL.path)
         #expect(config.demoSeed != nil)
         // Each office's port is the one its peers dial.
@@ -194,7 +205,7 @@ import Testing
 
     @Test func everyDemoConfigFileIsCovered() throws {
         let demo = packageRoot.appendingPathComponent("Config/demo").path
-        let files = try FileManager.default.contentsOfDirectory(atPath: demo).filter { $0.hasSuffix(".json") && $0 != "secrets.json" }
+        let files = try FileManager.default.contentsOfDirectory(atPath: demo).filter { $0.hasSuffix(".json") && !["region.json", "credentials.json"].contains($0) }
         #expect(Set(files) == Set(Self.offices.map { "\($0).json" }))
         // The peers' URLs agree with each office's own listen port.
         var ports: [String: Int] = [:]
@@ -206,6 +217,38 @@ import Testing
         }
         for office in Self.offices {
             #expect(dialled[office] == ["http://127.0.0.1:\(ports[office] ?? -1)"], "\(office)")
+        }
+    }
+
+    @Test(arguments: ConfigTests.offices)
+    func productionConfigNamesTheRegionManifestAndItsKey(office: String) throws {
+        let config = try NodeConfig.load(path: packageRoot.appendingPathComponent("Config/\(office).json").path)
+        #expect(config.node == office)
+        #expect(config.regionManifest == "/etc/kotosync/region.json")
+        #expect(config.keyFile == "/etc/kotosync/\(office).key")
+        #expect(config.secretsFile == "/etc/kotosync/secrets.json")
+        let manifest = try RegionManifest.load(path: packageRoot.appendingPathComponent("Config/region.json").path)
+        try config.check(against: manifest)
+    }
+
+    // MARK: Against the region manifest
+
+    @Test func nodeAndPeersMustBeManifestMembers() throws {
+        let manifest = try TestRegion.make().manifest
+        var config = try Self.parse(Self.minimal(#""peers":[{"node":"larsmo","url":"http://a"},{"node":"kronoby","mode":"passive"}]"#))
+        try config.check(against: manifest)
+
+        config.peers.append(PeerConfig(node: "oravais", url: "http://o"))
+        #expect(throws: ConfigError(key: "peers[2].node", reason: "oravais is not a member of region test-region")) {
+            try config.check(against: manifest)
+        }
+        config.node = "vora"
+        do {
+            try config.check(against: manifest)
+            Issue.record("a node outside the manifest passed")
+        } catch {
+            #expect(error.key == "node")
+            #expect(error.reason.contains("vora is not a member of region test-region"))
         }
     }
 
@@ -227,7 +270,15 @@ import Testing
         Case(name: "unknown key of a passive peer",
              json: minimal(#""peers":[{"node":"larsmo","mode":"passive"},{"node":"kronoby","mode":"passive","urll":"http://x"}]"#),
              key: "peers[1].urll"),
-        Case(name: "missing node", json: #"{"dataDirectory":"d","secretsFile":"s"}"#, key: "node"),
+        Case(name: "missing node", json: #"{"dataDirectory":"d","secretsFile":"s","regionManifest":"r","keyFile":"k"}"#, key: "node"),
+        Case(name: "missing regionManifest", json: #"{"node":"jakobstad","dataDirectory":"d","secretsFile":"s","keyFile":"k"}"#,
+             key: "regionManifest"),
+        Case(name: "missing keyFile", json: #"{"node":"jakobstad","dataDirectory":"d","secretsFile":"s","regionManifest":"r"}"#,
+             key: "keyFile"),
+        Case(name: "empty keyFile", json: #"{"node":"jakobstad","dataDirectory":"d","secretsFile":"s","regionManifest":"r","keyFile":""}"#,
+             key: "keyFile"),
+        Case(name: "regionManifest not a string",
+             json: #"{"node":"jakobstad","dataDirectory":"d","secretsFile":"s","regionManifest":["r"],"keyFile":"k"}"#, key: "regionManifest"),
         Case(name: "missing dataDirectory", json: #"{"node":"jakobstad","secretsFile":"s"}"#, key: "dataDirectory"),
         Case(name: "missing secretsFile", json: #"{"node":"jakobstad","dataDirectory":"d"}"#, key: "secretsFile"),
         Case(name: "empty dataDirectory", json: #"{"node":"jakobstad","dataDirectory":"","secretsFile":"s"}"#, key: "dataDirectory"),

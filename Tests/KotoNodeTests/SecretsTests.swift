@@ -1,22 +1,37 @@
 import Foundation
 import KotoCore
+import KotoCrypto
 import KotoHTTP
 import Testing
 @testable import KotoNode
 
-/// The secrets file (roles, peer token, permissions) and bearer-token checks.
+/// The secrets file (own peer credential, digests of accepted credentials
+/// bound to their holders, permissions) and bearer-token lookup.
 @Suite struct SecretsTests {
+    static func sha(_ token: String) -> String { SHA256.hex(SHA256.hash(Array(token.utf8))) }
+
     static let fileText = """
         {
-          "peerToken": "\(Token.peer)",
-          "tokens": {
-            "peer": ["\(Token.peer)"],
-            "office": ["\(Token.office)", "test-office-token-000000002"],
-            "coordinator": ["\(Token.coordinator)"],
-            "admin": ["\(Token.admin)"]
-          }
+          "peerCredential": "\(Token.peer("jakobstad"))",
+          "accept": [
+            { "role": "peer", "node": "nykarleby", "sha256": "\(sha(Token.peer("nykarleby")))" },
+            { "role": "peer", "node": "larsmo", "sha256": "\(sha(Token.peer("larsmo")).uppercased())" },
+            { "role": "office", "municipality": 598, "sha256": "\(sha(Token.office))" },
+            { "role": "office", "municipality": 440, "name": "Test Person", "sha256": "\(sha(Token.larsmoOffice))" },
+            { "role": "coordinator", "name": "Test coordinator", "sha256": "\(sha(Token.coordinator))" },
+            { "role": "admin", "name": "Test operator", "sha256": "\(sha(Token.admin))" }
+          ]
         }
         """
+
+    /// A file with `entries` (JSON texts) as its accept list.
+    static func file(_ entries: [String], peerCredential: String = Token.peer("jakobstad")) -> String {
+        #"{"peerCredential":"\#(peerCredential)","accept":[\#(entries.joined(separator: ","))]}"#
+    }
+
+    static func entry(_ role: String, _ holder: String, token: String) -> String {
+        #"{"role":"\#(role)",\#(holder),"sha256":"\#(sha(token))"}"#
+    }
 
     /// The error loading `text` (written with `permissions`) throws, or nil.
     static func loadError(_ text: String, permissions: Int = 0o600) throws -> ConfigError? {
@@ -32,29 +47,49 @@ import Testing
 
     // MARK: Loading
 
-    @Test func loadsRolesAndPeerToken() throws {
+    @Test func loadsThePeerCredentialAndEachHolder() throws {
         let directory = try TemporaryDirectory()
         let path = try directory.write("secrets.json", Self.fileText, permissions: 0o600)
         let secrets = try Secrets.load(path: path)
-        #expect(secrets.peerToken == Token.peer)
-        #expect(secrets.tokens[.peer] == [Token.peer])
-        #expect(secrets.tokens[.office] == [Token.office, "test-office-token-000000002"])
-        #expect(secrets.tokens[.coordinator] == [Token.coordinator])
-        #expect(secrets.tokens[.admin] == [Token.admin])
-        #expect(secrets.role(forAuthorization: "Bearer test-office-token-000000002") == .office)
+        #expect(secrets.peerCredential == Token.peer("jakobstad"))
+        #expect(secrets.accepted.map(\.caller) == [
+            .peer("nykarleby"), .peer("larsmo"), .office(municipality: 598), .office(municipality: 440, name: "Test Person"),
+            .coordinator(name: "Test coordinator"), .admin(name: "Test operator"),
+        ])
+        #expect(secrets.accepted.allSatisfy { $0.digest.count == 32 })
+        #expect(secrets.caller(forAuthorization: "Bearer \(Token.peer("nykarleby"))") == .peer("nykarleby"))
+        // An upper-case digest is the same digest.
+        #expect(secrets.caller(forAuthorization: "Bearer \(Token.peer("larsmo"))") == .peer("larsmo"))
+        #expect(secrets.caller(forAuthorization: "Bearer \(Token.larsmoOffice)") == .office(municipality: 440, name: "Test Person"))
+        #expect(secrets.caller(forAuthorization: "Bearer \(Token.admin)")?.name == "Test operator")
+        // Its own outgoing credential opens nothing here, nor does a peer it does not list.
+        #expect(secrets.caller(forAuthorization: "Bearer \(Token.peer("jakobstad"))") == nil)
+        #expect(secrets.caller(forAuthorization: "Bearer \(Token.peer("kronoby"))") == nil)
     }
 
-    @Test(arguments: [0o600, 0o400, 0o640])
+    @Test func anEmptyAcceptListIsAllowed() throws {
+        #expect(try Self.loadError(Self.file([])) == nil)
+        #expect(try Self.loadError(#"{"peerCredential":"\#(Token.peer("jakobstad"))"}"#) == nil)
+    }
+
+    @Test(arguments: [0o600, 0o400])
     func privateFileIsAccepted(permissions: Int) throws {
         #expect(try Self.loadError(Self.fileText, permissions: permissions) == nil)
     }
 
-    @Test(arguments: [0o644, 0o604, 0o602, 0o666])
-    func fileOthersCanReadOrWriteIsRefused(permissions: Int) throws {
-        let error = try #require(try Self.loadError(Self.fileText, permissions: permissions))
-        #expect(error.key == "secretsFile")
-        #expect(error.reason.contains("readable or writable by others"))
-        #expect(error.reason.contains("chmod o-rw"))
+    @Test(arguments: [0o644, 0o640, 0o604, 0o602, 0o660, 0o610, 0o601, 0o700, 0o666])
+    func fileWiderThan0600IsRefusedNamingFileAndMode(permissions: Int) throws {
+        let directory = try TemporaryDirectory()
+        let path = try directory.write("secrets.json", Self.fileText, permissions: permissions)
+        do {
+            _ = try Secrets.load(path: path)
+            Issue.record("a secrets file with mode \(String(permissions, radix: 8)) loaded")
+        } catch {
+            #expect(error.key == "secretsFile")
+            #expect(error.reason.contains(path))
+            #expect(error.reason.contains("mode 0\(String(permissions, radix: 8))"), "\(error)")
+            #expect(error.reason.contains("chmod 600"))
+        }
     }
 
     @Test func missingFileIsRefusedNamingIt() throws {
@@ -69,30 +104,92 @@ import Testing
         }
     }
 
-    @Test func shortPeerTokenIsRefused() throws {
-        let text = Self.fileText.replacingOccurrences(of: "\"peerToken\": \"\(Token.peer)\"", with: "\"peerToken\": \"short\"")
-        let error = try #require(try Self.loadError(text))
-        #expect(error.key == "secrets.peerToken")
-    }
-
-    @Test func shortTokenIsRefused() throws {
-        let text = #"{"peerToken":"\#(Token.peer)","tokens":{"office":["\#(Token.office)","short-token-15c"]}}"#
-        let error = try #require(try Self.loadError(text))
-        #expect(error.key == "secrets.tokens.office[1]")
+    @Test func shortPeerCredentialIsRefused() throws {
+        let error = try #require(try Self.loadError(Self.file([], peerCredential: "short")))
+        #expect(error.key == "secrets.peerCredential")
         #expect(error.reason.contains("16"))
     }
 
-    @Test func sixteenCharacterTokenIsEnough() throws {
-        let text = #"{"peerToken":"\#(Token.peer)","tokens":{"admin":["0123456789abcdef"]}}"#
-        #expect(try Self.loadError(text) == nil)
+    @Test func duplicateDigestIsRefused() throws {
+        let text = Self.file([Self.entry("peer", #""node":"larsmo""#, token: Token.peer("larsmo")),
+                              Self.entry("admin", #""name":"Operator""#, token: Token.admin),
+                              Self.entry("peer", #""node":"kronoby""#, token: Token.peer("larsmo"))])
+        let error = try #require(try Self.loadError(text))
+        #expect(error.key == "secrets.accept[2].sha256")
+        #expect(error.reason.contains("accept[0]"))
+    }
+
+    @Test func duplicateDigestInAnotherCaseIsRefused() throws {
+        let upper = #"{"role":"admin","name":"Other","sha256":"\#(Self.sha(Token.admin).uppercased())"}"#
+        let text = Self.file([Self.entry("admin", #""name":"Operator""#, token: Token.admin), upper])
+        #expect(try Self.loadError(text)?.key == "secrets.accept[1].sha256")
+    }
+
+    @Test func theNodesOwnPeerCredentialIsNotAcceptedFromAnyone() throws {
+        let text = Self.file([Self.entry("peer", #""node":"larsmo""#, token: Token.peer("jakobstad"))])
+        let error = try #require(try Self.loadError(text))
+        #expect(error.key == "secrets.accept[0].sha256")
+        #expect(error.reason.contains("own peerCredential"))
     }
 
     @Test(arguments: [
-        (#"{"tokens":{}}"#, "secrets.peerToken"),
-        (#"{"peerToken":"\#(Token.peer)","tokens":{"auditor":["\#(Token.admin)"]}}"#, "secrets.tokens.auditor"),
-        (#"{"peerToken":"\#(Token.peer)","token":{}}"#, "secrets.token"),
-        (#"{"peerToken":"\#(Token.peer)","tokens":{"admin":"\#(Token.admin)"}}"#, "secrets.tokens.admin"),
-        (#"{"peerToken":"\#(Token.peer)","tokens":{"admin":[12345678901234567]}}"#, "secrets.tokens.admin[0]"),
+        String(repeating: "a", count: 63), String(repeating: "a", count: 65), String(repeating: "g", count: 64),
+        String(repeating: "0", count: 62) + "0x", " " + String(repeating: "0", count: 63), String(repeating: "é", count: 32),
+        "sha256:" + String(repeating: "0", count: 57),
+    ])
+    func malformedDigestIsRefused(hex: String) throws {
+        let text = Self.file([#"{"role":"admin","name":"Operator","sha256":"\#(hex)"}"#])
+        let error = try #require(try Self.loadError(text))
+        #expect(error.key == "secrets.accept[0].sha256")
+        #expect(error.reason.contains("64 hexadecimal"))
+    }
+
+    @Test func hexDigestsOfEitherCaseDecode() {
+        #expect(Secrets.digest(hex: String(repeating: "0", count: 64)) == [UInt8](repeating: 0, count: 32))
+        #expect(Secrets.digest(hex: "ff" + String(repeating: "0", count: 60) + "Aa") == [0xFF] + [UInt8](repeating: 0, count: 30) + [0xAA])
+    }
+
+    /// The file has no place for another node's usable token: accept
+    /// entries hold a digest, and any other member is refused.
+    @Test(arguments: ["token", "peerToken", "credential", "secret", "bearer"])
+    func aPlainTokenOfAnotherNodeCannotBeStored(key: String) throws {
+        let text = Self.file([#"{"role":"peer","node":"larsmo","\#(key)":"\#(Token.peer("larsmo"))","sha256":"\#(Self.sha(Token.peer("larsmo")))"}"#])
+        let error = try #require(try Self.loadError(text))
+        #expect(error.key == "secrets.accept[0].\(key)")
+        #expect(!error.description.contains(Token.peer("larsmo")))
+        // A token where the digest goes is no digest.
+        let asDigest = Self.file([#"{"role":"peer","node":"larsmo","sha256":"\#(Token.peer("larsmo"))"}"#])
+        #expect(try Self.loadError(asDigest)?.key == "secrets.accept[0].sha256")
+    }
+
+    @Test(arguments: [
+        (#"{"accept":[]}"#, "secrets.peerCredential"),
+        // The old shape, with usable tokens of other nodes, is refused.
+        (#"{"peerToken":"test-peer-token-000001","tokens":{"peer":["test-peer-token-000001"]}}"#, "secrets.peerToken"),
+        (#"{"peerCredential":"test-peer-token-000001","tokens":{}}"#, "secrets.tokens"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":{}}"#, "secrets.accept"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":["x"]}"#, "secrets.accept[0]"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"node":"larsmo","sha256":"00"}]}"#, "secrets.accept[0].role"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"auditor","sha256":"00"}]}"#, "secrets.accept[0].role"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"peer","sha256":"00"}]}"#, "secrets.accept[0].node"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"peer","node":"Lars Mo","sha256":"00"}]}"#,
+         "secrets.accept[0].node"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"peer","node":"larsmo","name":"x","sha256":"00"}]}"#,
+         "secrets.accept[0].name"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"peer","node":"larsmo","municipality":440,"sha256":"00"}]}"#,
+         "secrets.accept[0].municipality"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"office","sha256":"00"}]}"#, "secrets.accept[0].municipality"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"office","municipality":0,"sha256":"00"}]}"#,
+         "secrets.accept[0].municipality"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"office","municipality":"598","sha256":"00"}]}"#,
+         "secrets.accept[0].municipality"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"office","municipality":598,"node":"x","sha256":"00"}]}"#,
+         "secrets.accept[0].node"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"coordinator","sha256":"00"}]}"#, "secrets.accept[0].name"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"admin","name":"","sha256":"00"}]}"#, "secrets.accept[0].name"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"admin","name":"Operator"}]}"#, "secrets.accept[0].sha256"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"admin","name":"Operator","sha256":1}]}"#,
+         "secrets.accept[0].sha256"),
         ("[]", "secrets"),
         ("{", "secretsFile"),
     ])
@@ -102,72 +199,75 @@ import Testing
     }
 
     @Test func malformedFileNeverEchoesTokens() throws {
-        let text = #"{"peerToken":"\#(Token.peer)","tokens":{"office":["\#(Token.office)","short-secret"]}}"#
+        let text = Self.file([#"{"role":"admin","name":"Operator","sha256":"\#(Token.admin)"}"#], peerCredential: "short-secret")
         let error = try #require(try Self.loadError(text))
         #expect(!error.description.contains("short-secret"))
-        #expect(!error.description.contains(Token.office))
+        let second = try #require(try Self.loadError(Self.file([#"{"role":"admin","name":"Operator","sha256":"\#(Token.admin)"}"#])))
+        #expect(!second.description.contains(Token.admin))
+        #expect(!second.description.contains(Token.peer("jakobstad")))
     }
 
-    // MARK: Roles from the Authorization header
+    // MARK: Against the manifest
 
-    @Test(arguments: Role.allCases)
-    func bearerTokenOfEachRoleGivesThatRole(role: Role) {
-        #expect(testSecrets.role(forAuthorization: "Bearer \(Token.of(role))") == role)
+    @Test func holdersMustBeMembers() throws {
+        let manifest = try TestRegion.make().manifest
+        try testSecrets().check(against: manifest)
+        let stranger = Secrets(peerCredential: Token.peer("jakobstad"), accepted: [
+            Secrets.Accepted(caller: .peer("larsmo"), token: Token.peer("larsmo")),
+            Secrets.Accepted(caller: .peer("oravais"), token: "test-peer-token-oravais-001"),
+        ])
+        #expect(throws: ConfigError(key: "secrets.accept[1].node", reason: "oravais is not a member of region test-region")) {
+            try stranger.check(against: manifest)
+        }
+        let office = Secrets(peerCredential: Token.peer("jakobstad"), accepted: [
+            Secrets.Accepted(caller: .office(municipality: 905), token: "test-office-token-vaasa-01"),
+        ])
+        do {
+            try office.check(against: manifest)
+            Issue.record("an office credential of a non-member municipality passed")
+        } catch {
+            #expect(error.key == "secrets.accept[0].municipality")
+            #expect(error.reason.contains("905"))
+        }
+    }
+
+    // MARK: Holders from the Authorization header
+
+    @Test(arguments: [
+        (Token.peer("larsmo"), Caller.peer("larsmo")), (Token.peer("kronoby"), .peer("kronoby")),
+        (Token.office, .office(municipality: 598)), (Token.larsmoOffice, .office(municipality: 440, name: "Test Person")),
+        (Token.coordinator, .coordinator(name: "Test coordinator")), (Token.admin, .admin(name: "Test operator")),
+    ])
+    func bearerTokenGivesItsHolder(token: String, holder: Caller) {
+        #expect(testSecrets().caller(forAuthorization: "Bearer \(token)") == holder)
     }
 
     @Test(arguments: [
         nil, "", "Bearer", "Bearer ", "Bearer \(Token.unknown)", "Basic b2ZmaWNlOnNlY3JldA==", "Basic \(Token.office)",
         "bearer \(Token.office)", "Bearer  \(Token.office)", "Bearer \(Token.office) ", "Bearer \(Token.office.dropLast())",
         "Bearer \(Token.office)x", Token.office, "Token \(Token.office)",
+        "Bearer \(SecretsTests.sha(Token.office))",
     ] as [String?])
-    func anythingButAnExactBearerTokenGivesNoRole(header: String?) {
-        #expect(testSecrets.role(forAuthorization: header) == nil)
+    func anythingButAnExactBearerTokenGivesNoHolder(header: String?) {
+        #expect(testSecrets().caller(forAuthorization: header) == nil)
     }
 
-    @Test func tokenListedUnderTwoRolesGetsTheFirstRoleInDeclarationOrder() {
-        let shared = "test-shared-token-000000001"
-        let secrets = Secrets(tokens: [.admin: [shared], .office: [shared]], peerToken: Token.peer)
-        #expect(secrets.role(forAuthorization: "Bearer \(shared)") == .office)
+    @Test func nothingAcceptedMeansNoHolder() {
+        let secrets = Secrets(peerCredential: Token.peer("jakobstad"), accepted: [])
+        #expect(secrets.caller(forAuthorization: "Bearer \(Token.peer("jakobstad"))") == nil)
     }
 
-    @Test func noTokensMeansNoRole() {
-        let secrets = Secrets(tokens: [:], peerToken: Token.peer)
-        #expect(secrets.role(forAuthorization: "Bearer \(Token.peer)") == nil)
+    /// The token is hashed before comparison: padding it with zero bytes
+    /// (lengths differing by 256) matches nothing.
+    @Test func paddedTokenMatchesNothing() {
+        let header = "Bearer " + Token.office + String(repeating: "\u{0}", count: 256)
+        #expect(testSecrets().caller(forAuthorization: header) == nil)
     }
 
-    // MARK: Constant-time comparison
-
-    @Test func constantTimeEqualsCompares() {
-        func equal(_ a: String, _ b: String) -> Bool { Secrets.constantTimeEquals(Array(a.utf8), Array(b.utf8)) }
-        #expect(equal("", ""))
-        #expect(equal(Token.office, Token.office))
-        #expect(!equal(Token.office, Token.admin))
-        #expect(!equal("abcdefghijklmnop", "abcdefghijklmnoq"))
-        #expect(!equal("xbcdefghijklmnop", "abcdefghijklmnop"))
-        // Prefixes and extensions, both ways round.
-        #expect(!equal("abcdefgh", "abcdefghijklmnop"))
-        #expect(!equal("abcdefghijklmnop", "abcdefgh"))
-        #expect(!equal("", "a"))
-        #expect(!equal("a", ""))
-        #expect(!equal("abc", "abc\u{0}"))
-        #expect(!equal("abc\u{0}", "abc"))
-    }
-
-    /// Lengths are folded into a `UInt8` by truncation, so two inputs whose
-    /// lengths differ by a multiple of 256 compare only on the shorter one's
-    /// bytes plus zero padding.
-    @Test func constantTimeEqualsWithLengthsDifferingBy256() {
-        let token = Array(Token.office.utf8)
-        let padded = token + [UInt8](repeating: 0, count: 256)
-        // Booleans first, so a failure does not print the token bytes.
-        let paddedEqualsToken = Secrets.constantTimeEquals(padded, token)
-        let tokenEqualsPadded = Secrets.constantTimeEquals(token, padded)
-        let emptyEqualsZeros = Secrets.constantTimeEquals([], [UInt8](repeating: 0, count: 256))
-        let paddedHeaderRole = testSecrets.role(forAuthorization: "Bearer " + Token.office + String(repeating: "\u{0}", count: 256))
-        #expect(!paddedEqualsToken)
-        #expect(!tokenEqualsPadded)
-        #expect(!emptyEqualsZeros)
-        #expect(paddedHeaderRole == nil)
+    @Test func callerDescriptionNamesNoPerson() {
+        #expect(Caller.office(municipality: 440, name: "Test Person").description == "office 440")
+        #expect(Caller.admin(name: "Test operator").description == "admin")
+        #expect(Caller.peer("larsmo").description == "peer larsmo")
     }
 }
 
@@ -211,8 +311,8 @@ import Testing
         ]
     }
 
-    @Test(arguments: Caller.allCases)
-    func accessMatrix(caller: Caller) async throws {
+    @Test(arguments: TestCaller.allCases)
+    func accessMatrix(caller: TestCaller) async throws {
         let node = try TestNode()
         let id = try await node.create(.client, SampleJSON.client())
         for endpoint in Self.endpoints(node) {
@@ -266,7 +366,7 @@ import Testing
         for kind in ["services", "clients", "placements"] {
             for (method, target) in [(HTTPMethod.post, "/v1/\(kind)"), (.patch, "/v1/\(kind)/\(id)"), (.delete, "/v1/\(kind)/\(id)"),
                                      (.post, "/v1/\(kind)/\(id)/restore"), (.post, "/v1/\(kind)/\(id)/erase")] {
-                for caller in [Caller.coordinator, .admin, .peer] {
+                for caller in [TestCaller.coordinator, .admin, .peer] {
                     let response = try await node.send(method, target, as: caller, json: "{}")
                     #expect(response.status == .forbidden, "\(caller) \(method) \(target)")
                 }

@@ -11,7 +11,7 @@ import Testing
     static let peers = [PeerConfig(node: "larsmo", url: nil, mode: .passive),
                         PeerConfig(node: "nykarleby", url: "http://127.0.0.1:9", mode: .pull)]
 
-    static func status(_ node: TestNode, as caller: Caller = .admin) async throws -> JSONValue {
+    static func status(_ node: TestNode, as caller: TestCaller = .admin) async throws -> JSONValue {
         let response = try await node.send(.get, "/v1/status", as: caller)
         try #require(response.status == .ok)
         #expect(response.headers["Content-Type"] == "application/json")
@@ -175,13 +175,13 @@ import Testing
                                 _ body: (Node, String, AsyncHTTPClient) async throws -> Void) async throws {
         Log.isEnabled = false
         let directory = try TemporaryDirectory()
-        var config = NodeConfig(node: "kronoby", dataDirectory: directory.path("data"), secretsFile: directory.path("secrets.json"))
+        var config = try TestRegion.writeNode("kronoby", in: directory)
         config.port = 0
         config.synchronous = .off
         config.shutdownGrace = .milliseconds(200)
         config.connectTimeout = .milliseconds(500)
         config.peers = peers
-        let node = try Node(config: config, secrets: testSecrets)
+        let node = try Node(config: config, secrets: testSecrets(for: "kronoby"))
         #expect(node.port > 0)
         #expect(FileManager.default.fileExists(atPath: config.databasePath))
         #expect(node.replica.nodeID == "kronoby")

@@ -269,8 +269,9 @@ import Testing
     @Test func notifyIsAccepted() async throws {
         let node = try TestNode(peers: [PeerConfig(node: "larsmo", url: nil, mode: .passive),
                                         PeerConfig(node: "nykarleby", url: "http://127.0.0.1:9", mode: .pull)])
-        for sender in ["nykarleby", "larsmo", "some-unconfigured-node"] {
-            let response = try await node.send(.post, "/v1/sync/notify", as: .peer, json: #"{"node":"\#(sender)"}"#)
+        // Any member may hint, with its own credential, even one not configured as a peer.
+        for sender in ["nykarleby", "larsmo", "pedersore"] {
+            let response = try await node.send(.post, "/v1/sync/notify", as: .peerOf(sender), json: #"{"node":"\#(sender)"}"#)
             #expect(response.status == .accepted, "\(sender)")
             #expect(response.body.isEmpty)
         }
@@ -311,7 +312,7 @@ import Testing
         #expect(after.cursorIncarnation == peer.store.incarnation)
         #expect(after.versionVector == VersionVector(["jakobstad": 1, "larsmo": 1]))
         // Another asker has no cursor.
-        let other = try #require(PeerState.parse(try await node.send(.get, "/v1/sync/state?node=kronoby", as: .peer).json))
+        let other = try #require(PeerState.parse(try await node.send(.get, "/v1/sync/state?node=kronoby", as: .peerOf("kronoby")).json))
         #expect(other.cursorPosition == 0)
         #expect(other.cursorIncarnation == nil)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import KotoCore
+import KotoCrypto
 import KotoHTTP
 import KotoStore
 import Testing
@@ -41,46 +42,115 @@ struct TestSetupError: Error, CustomStringConvertible {
 let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-// MARK: - Tokens and callers
+// MARK: - The test region: members, keys, credentials
 
-/// Bearer tokens of the test node, one per role; obviously not real.
+/// The five offices of the test region (the real region's codes and names).
+enum TestRegion {
+    static let offices: [Municipality] = MunicipalityRegistry.ostrobothnianCoast.all
+    static var nodes: [String] { offices.map(\.slug) }
+
+    /// A manifest of the five offices, each with a freshly generated key.
+    static func make() throws -> (manifest: RegionManifest, keys: [String: SigningKey]) {
+        var keys: [String: SigningKey] = [:]
+        for office in offices { keys[office.slug] = try SigningKey.generate() }
+        let members = offices.map { RegionManifest.Member(node: $0.slug, municipality: $0, publicKeys: [keys[$0.slug]!.publicKey]) }
+        return (try RegionManifest(region: "test-region", members: members), keys)
+    }
+
+    /// The manifest file text for these keys (`publicKeys` replaces a member's keys).
+    static func manifestJSON(_ keys: [String: SigningKey], publicKeys: [String: [String]] = [:]) -> String {
+        let members: [JSONValue] = offices.map { office in
+            .object([
+                ("node", .string(office.slug)), ("municipality", .number(Double(office.code))),
+                ("nameFi", .string(office.nameFi)), ("nameSv", .string(office.nameSv)),
+                ("publicKeys", .array((publicKeys[office.slug] ?? [keys[office.slug]!.publicKey.text]).map { .string($0) })),
+            ])
+        }
+        return JSONValue.object([("region", .string("test-region")), ("members", .array(members))]).serialized
+    }
+
+    /// Writes `region.json` and `<node>.key` (mode 0600) into `directory`
+    /// and returns a config of `node` using them; `keyOf` picks whose key
+    /// goes into the key file (another node's: a mismatch).
+    static func writeNode(_ node: String, in directory: TemporaryDirectory, keyOf: String? = nil) throws -> NodeConfig {
+        let (_, keys) = try make()
+        try directory.write("region.json", manifestJSON(keys), permissions: 0o644)
+        try keys[keyOf ?? node]!.write(to: directory.path("\(node).key"))
+        return NodeConfig(node: node, dataDirectory: directory.path("data"), secretsFile: directory.path("secrets.json"),
+                          regionManifest: directory.path("region.json"), keyFile: directory.path("\(node).key"))
+    }
+}
+
+/// Bearer tokens of the test region; obviously not real.
 enum Token {
-    static let peer = "test-peer-token-0000000001"
+    /// Each node's own peer credential.
+    static func peer(_ node: String) -> String { "test-peer-token-\(node)-0001" }
+    /// The office credential of Jakobstad (598).
     static let office = "test-office-token-000000001"
+    /// The office credential of Larsmo (440), naming a person.
+    static let larsmoOffice = "test-office-token-larsmo-01"
     static let coordinator = "test-coordinator-token-0001"
     static let admin = "test-admin-token-0000000001"
     /// Well-formed but known to no role.
     static let unknown = "test-unknown-token-00000001"
-
-    static func of(_ role: Role) -> String {
-        switch role {
-        case .peer: peer
-        case .office: office
-        case .coordinator: coordinator
-        case .admin: admin
-        }
-    }
 }
 
-let testSecrets = Secrets(tokens: [.peer: [Token.peer], .office: [Token.office], .coordinator: [Token.coordinator],
-                                   .admin: [Token.admin]],
-                          peerToken: Token.peer)
+/// The secrets of `node`: its own peer credential, and the digests of the
+/// other offices' peer credentials and of the staff credentials.
+func testSecrets(for node: String = "jakobstad") -> Secrets {
+    var accepted = TestRegion.nodes.filter { $0 != node }.map { Secrets.Accepted(caller: .peer($0), token: Token.peer($0)) }
+    accepted += [
+        Secrets.Accepted(caller: .office(municipality: 598), token: Token.office),
+        Secrets.Accepted(caller: .office(municipality: 440, name: "Test Person"), token: Token.larsmoOffice),
+        Secrets.Accepted(caller: .coordinator(name: "Test coordinator"), token: Token.coordinator),
+        Secrets.Accepted(caller: .admin(name: "Test operator"), token: Token.admin),
+    ]
+    return Secrets(peerCredential: Token.peer(node), accepted: accepted)
+}
 
-/// Who sends a request: a role, nobody (no Authorization header) or someone with an unknown token.
-enum Caller: String, CaseIterable, Sendable, CustomStringConvertible {
-    case peer, office, coordinator, admin, none, wrongToken
+/// Who sends a request: a role's credential, nobody (no Authorization
+/// header) or someone with an unknown token. `.peer` is larsmo, the test
+/// node's default peer; `.peerOf(node)` another node's peer credential.
+enum TestCaller: Sendable, Equatable, CustomStringConvertible {
+    case peer, peerOf(String), office, coordinator, admin, none, wrongToken
 
-    var role: Role? { Role(rawValue: rawValue) }
+    static let allCases: [TestCaller] = [.peer, .office, .coordinator, .admin, .none, .wrongToken]
 
-    var authorization: String? {
+    var role: Role? {
         switch self {
-        case .none: nil
-        case .wrongToken: "Bearer \(Token.unknown)"
-        default: role.map { "Bearer \(Token.of($0))" }
+        case .peer, .peerOf: .peer
+        case .office: .office
+        case .coordinator: .coordinator
+        case .admin: .admin
+        case .none, .wrongToken: nil
         }
     }
 
-    var description: String { rawValue }
+    var token: String? {
+        switch self {
+        case .peer: Token.peer("larsmo")
+        case .peerOf(let node): Token.peer(node)
+        case .office: Token.office
+        case .coordinator: Token.coordinator
+        case .admin: Token.admin
+        case .none: nil
+        case .wrongToken: Token.unknown
+        }
+    }
+
+    var authorization: String? { token.map { "Bearer \($0)" } }
+
+    var description: String {
+        switch self {
+        case .peer: "peer"
+        case .peerOf(let node): "peer \(node)"
+        case .office: "office"
+        case .coordinator: "coordinator"
+        case .admin: "admin"
+        case .none: "none"
+        case .wrongToken: "wrongToken"
+        }
+    }
 }
 
 // MARK: - A node served in-process
@@ -95,6 +165,8 @@ final class TestNode {
     let config: NodeConfig
     let replica: Replica
     let scheduler: SyncScheduler
+    let manifest: RegionManifest
+    let api: API
     let router: Router
 
     var nodeID: String { config.node }
@@ -104,7 +176,8 @@ final class TestNode {
          configure: (inout NodeConfig) -> Void = { _ in }) throws {
         Log.isEnabled = false
         directory = try TemporaryDirectory()
-        var config = NodeConfig(node: node, dataDirectory: directory.path("data"), secretsFile: directory.path("secrets.json"))
+        var config = NodeConfig(node: node, dataDirectory: directory.path("data"), secretsFile: directory.path("secrets.json"),
+                                regionManifest: directory.path("region.json"), keyFile: directory.path("\(node).key"))
         config.port = 0
         config.synchronous = .off
         config.peers = peers
@@ -115,16 +188,19 @@ final class TestNode {
         options.synchronous = config.synchronous
         let store = try ReplicaStore(path: config.databasePath, nodeID: node, options: options)
         replica = Replica(store: store)
-        scheduler = try SyncScheduler(config: config, replica: replica, secrets: testSecrets)
-        var api = API(config: config, replica: replica, scheduler: scheduler, secrets: testSecrets)
+        manifest = try TestRegion.make().manifest
+        let secrets = testSecrets(for: node)
+        scheduler = try SyncScheduler(config: config, replica: replica, secrets: secrets)
+        var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets, manifest: manifest)
         if separateReader {
             api.reader = ReplicaReader(store: try ReplicaStore(path: config.databasePath, nodeID: node, options: options))
         }
+        self.api = api
         router = api.router()
     }
 
     /// Sends one request as `caller`; `json` (a JSON text) or `body` becomes the body.
-    func send(_ method: HTTPMethod, _ target: String, as caller: Caller, json: String? = nil, body: [UInt8]? = nil,
+    func send(_ method: HTTPMethod, _ target: String, as caller: TestCaller, json: String? = nil, body: [UInt8]? = nil,
               headers extra: HTTPHeaders = [:]) async throws -> HTTPResponse {
         var headers = extra
         if let authorization = caller.authorization { headers["Authorization"] = authorization }
@@ -181,14 +257,14 @@ final class TestNode {
     func push(from store: ReplicaStore, logPosition: UInt64? = nil) async throws -> HTTPResponse {
         let vector = await syncState.versionVector
         let batch = try store.readLog(after: 0, notCoveredBy: vector, limit: 10_000)
-        return try await send(.post, "/v1/sync/push", as: .peer, body: WireFormat.encode(batch),
+        return try await send(.post, "/v1/sync/push", as: .peerOf(store.nodeID), body: WireFormat.encode(batch),
                               headers: pushHeaders(peer: store.nodeID, logPosition: logPosition ?? store.logPosition))
     }
 
     /// Pulls into `store` everything this node has that `store` lacks, through the pull endpoint.
     func pull(into store: ReplicaStore, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let since = try store.peerCursor(nodeID)?.position ?? 0
-        let response = try await send(.post, "/v1/sync/pull", as: .peer,
+        let response = try await send(.post, "/v1/sync/pull", as: .peerOf(store.nodeID),
                                       json: pullBody(peer: store.nodeID, vector: store.versionVector, since: since),
                                       headers: [SyncProtocol.Header.node: store.nodeID])
         try #require(response.status == .ok, "pull answered \(response.status.code)", sourceLocation: sourceLocation)
