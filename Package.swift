@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "KotoHTTP", dependencies: ["CCurl"], swiftSettings: strict),
         .target(name: "KotoSeed", dependencies: ["KotoCore"], swiftSettings: strict),
         .target(name: "KotoCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
-        .target(name: "KotoNode", dependencies: ["KotoCore", "KotoStore", "KotoHTTP", "KotoSeed", "KotoCrypto"], swiftSettings: strict),
+        .target(name: "KotoNode", dependencies: ["KotoCore", "KotoStore", "KotoHTTP", "KotoSeed"], swiftSettings: strict),
         .executableTarget(name: "kotosyncd", dependencies: ["KotoNode"], swiftSettings: strict),
         .executableTarget(
             name: "kotosync-bench",
@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "KotoStoreTests", dependencies: ["KotoStore", "KotoCore", "KotoCrypto"], swiftSettings: strict),
         .testTarget(name: "KotoHTTPTests", dependencies: ["KotoHTTP"], swiftSettings: strict),
         .testTarget(name: "KotoSeedTests", dependencies: ["KotoSeed", "KotoCore"], swiftSettings: strict),
-        .testTarget(name: "KotoNodeTests", dependencies: ["KotoNode", "KotoStore", "KotoHTTP", "KotoCore", "KotoCrypto"], swiftSettings: strict),
+        .testTarget(name: "KotoNodeTests", dependencies: ["KotoNode", "KotoStore", "KotoHTTP", "KotoCore"], swiftSettings: strict),
         .testTarget(name: "RegionTests", dependencies: ["KotoHTTP", "KotoCore"], swiftSettings: strict),
         .testTarget(name: "KotoCryptoTests", dependencies: ["KotoCrypto"], swiftSettings: strict),
     ]

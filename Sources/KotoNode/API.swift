@@ -17,9 +17,9 @@ struct API: Sendable {
     var reader: ReplicaReader? = nil
 
     /// Runs a merged-view query without waiting behind the writer.
-    private func read<T: Sendable>(_ body: @Sendable (ReplicaStore) throws -> T) async throws -> T {
-        if let reader { return try await reader.withStore(body) }
-        return try await replica.withStore(body)
+    private func read<T: Sendable>(_ body: @Sendable (MergedView) throws -> T) async throws -> T {
+        if let reader { return try await reader.withView(body) }
+        return try await replica.withStore { try body($0.view) }
     }
 
     func router() -> Router {

@@ -36,7 +36,12 @@ enum APIResponse {
             self.error(.gone, code: "erased", message: "\(kind.rawValue) \(id.lowercased) was erased")
         case .batchRefused(let reason): self.error(.conflict, code: "batch_refused", message: reason)
         case .snapshotRequired: self.error(.gone, code: "snapshot_required", message: error.description)
-        case .nodeMismatch, .schemaTooNew, .corrupt: nil
+        case .notMember(let node):
+            self.error(.forbidden, code: "not_a_member", message: error.description,
+                       problems: [FieldProblem(field: "versionVector", reason: "names \(node), which is not a member of the region")])
+        case .forked: self.error(.conflict, code: "fork", message: error.description)
+        case .ownChainForked: self.error(.serviceUnavailable, code: "forked", message: error.description)
+        case .nodeMismatch, .schemaTooNew, .corrupt, .keyNotListed: nil
         }
     }
 

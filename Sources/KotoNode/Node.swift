@@ -39,12 +39,13 @@ public final class Node: Sendable {
         options.registry = manifest.registry
         options.maxClockAheadMillis = UInt64(config.maxClockAhead.components.seconds * 1000
             + config.maxClockAhead.components.attoseconds / 1_000_000_000_000_000)
-        let store = try ReplicaStore(path: config.databasePath, nodeID: config.node, options: options)
+        let identity = StoreIdentity(signingKey: signingKey, region: RegionKeys(manifest.publicKeys))
+        let store = try ReplicaStore(path: config.databasePath, nodeID: config.node, identity: identity, options: options)
         if let seed = config.demoSeed, store.logPosition == 0 {
             try Self.loadDemoRegion(into: store, seed: seed)
         }
         replica = Replica(store: store)
-        let reader = ReplicaReader(store: try ReplicaStore(path: config.databasePath, nodeID: config.node, options: options))
+        let reader = ReplicaReader(try ReadOnlyReplica(path: config.databasePath))
         scheduler = try SyncScheduler(config: config, replica: replica, secrets: secrets)
         var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets, manifest: manifest)
         api.reader = reader

@@ -128,17 +128,18 @@ public struct CatchUpRequired: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// A second connection to the same replica for the merged-view queries:
-/// with WAL it reads the last committed state while the writer applies a
-/// batch, so reads never wait for sync.
+/// A second connection to the same replica for the merged-view queries,
+/// opened read-only: with WAL it reads the last committed state while the
+/// writer applies a batch, so reads never wait for sync, and nothing on
+/// this path can write.
 public actor ReplicaReader {
-    let store: ReplicaStore
+    let replica: ReadOnlyReplica
 
-    public init(store: ReplicaStore) {
-        self.store = store
+    public init(_ replica: ReadOnlyReplica) {
+        self.replica = replica
     }
 
-    public func withStore<T: Sendable>(_ body: (ReplicaStore) throws -> T) throws -> T {
-        try body(store)
+    public func withView<T: Sendable>(_ body: (MergedView) throws -> T) throws -> T {
+        try body(replica.view)
     }
 }

@@ -49,6 +49,14 @@ enum TestRegion {
     static let offices: [Municipality] = MunicipalityRegistry.ostrobothnianCoast.all
     static var nodes: [String] { offices.map(\.slug) }
 
+    /// One manifest and key set per test run, shared by test nodes and the bare peer stores they sync with.
+    static let shared: (manifest: RegionManifest, keys: [String: SigningKey]) = try! make()
+
+    /// The store identity of `node` in the shared region.
+    static func identity(_ node: String) -> StoreIdentity {
+        StoreIdentity(signingKey: shared.keys[node]!, region: RegionKeys(shared.manifest.publicKeys))
+    }
+
     /// A manifest of the five offices, each with a freshly generated key.
     static func make() throws -> (manifest: RegionManifest, keys: [String: SigningKey]) {
         var keys: [String: SigningKey] = [:]
@@ -186,14 +194,15 @@ final class TestNode {
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
         var options = StoreOptions()
         options.synchronous = config.synchronous
-        let store = try ReplicaStore(path: config.databasePath, nodeID: node, options: options)
+        manifest = TestRegion.shared.manifest
+        options.registry = manifest.registry
+        let store = try ReplicaStore(path: config.databasePath, nodeID: node, identity: TestRegion.identity(node), options: options)
         replica = Replica(store: store)
-        manifest = try TestRegion.make().manifest
         let secrets = testSecrets(for: node)
         scheduler = try SyncScheduler(config: config, replica: replica, secrets: secrets)
         var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets, manifest: manifest)
         if separateReader {
-            api.reader = ReplicaReader(store: try ReplicaStore(path: config.databasePath, nodeID: node, options: options))
+            api.reader = ReplicaReader(try ReadOnlyReplica(path: config.databasePath))
         }
         self.api = api
         router = api.router()
@@ -284,7 +293,7 @@ final class PeerStore {
         options.synchronous = .off
         let aheadMillis = UInt64(clockAhead.components.seconds * 1000)
         options.now = { UInt64(Date().timeIntervalSince1970 * 1000) + aheadMillis }
-        store = try ReplicaStore(path: directory.path("\(node).sqlite"), nodeID: node, options: options)
+        store = try ReplicaStore(path: directory.path("\(node).sqlite"), nodeID: node, identity: TestRegion.identity(node), options: options)
     }
 }
 
