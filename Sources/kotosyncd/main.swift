@@ -13,6 +13,7 @@ usage: kotosyncd --config PATH [--restored]
        kotosyncd credential new --role office --municipality CODE [--name NAME]
        kotosyncd credential new --role coordinator --name NAME
        kotosyncd credential new --role admin --name NAME
+       kotosyncd repair-fork --config PATH
 
 Runs one office's kotosync node: the local SQLite replica, sync with the
 configured peers over HTTP, and the API (see README.md).
@@ -44,6 +45,14 @@ commands:
       [--name NAME]                      (optionally the person)
     --role coordinator --name NAME       the regional coordinator
     --role admin --name NAME             an operator
+  repair-fork --config PATH
+                  with kotosyncd stopped: mends a node whose own change history
+                  forked (restored from an old backup, it reused seqs its peers
+                  hold under other changes; its status shows ownFork and local
+                  writes answer 503 "forked"). Pulls the region's history back
+                  from every peer it contacts (all must answer) into a new
+                  database, re-issues the forked local writes as new changes,
+                  and keeps the old database as <database>.forked-<time>
 
 environment:
   KOTOSYNC_SCHEMA_VERSION   announce another schema version to peers (testing only)
@@ -93,6 +102,9 @@ default:
     break
 }
 
+// `repair-fork --config PATH`: the daemon's own configuration, another job.
+let repairFork = arguments.first == "repair-fork"
+if repairFork { arguments = arguments.dropFirst() }
 var configPath: String?
 var restored = false
 while let argument = arguments.popFirst() {
@@ -123,6 +135,16 @@ do {
 }
 
 signal(SIGPIPE, SIG_IGN)
+if repairFork {
+    if restored { fail("repair-fork takes no --restored") }
+    do {
+        let report = try await ForkRepair.run(config: config, secrets: secrets)
+        print(report.description)
+        exit(0)
+    } catch {
+        fail("repair-fork: \(error)", code: 1)
+    }
+}
 let node: Node
 do {
     node = try Node(config: config, secrets: secrets)

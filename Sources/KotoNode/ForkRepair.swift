@@ -1,0 +1,192 @@
+import Foundation
+import Glibc
+public import KotoCore
+import KotoCrypto
+import KotoStore
+
+/// `kotosyncd repair-fork`: mends a node whose own change history forked
+/// (restored from an old backup, it handed out seqs its peers already hold
+/// under other changes). With the daemon stopped, it pulls the region's
+/// real history — this node's own included — from every peer it reaches into
+/// a new database, carries over the other origins' changes only the old
+/// database held, re-issues this node's forked local writes as new changes
+/// (new dots, so nothing acknowledged is lost), and swaps the databases,
+/// keeping the old one beside it for the record.
+public enum ForkRepair {
+    public struct Report: Sendable, CustomStringConvertible {
+        public var peersAnswered: [String] = []
+        public var pulled = 0
+        /// This node's own changes the peers held, and the first own seq whose change differed (the fork point).
+        public var ownSeqAtPeers: UInt64 = 0
+        public var forkedFrom: UInt64?
+        /// New dots of the re-issued local writes.
+        public var reissued: [Dot] = []
+        /// Forked local writes that could not be re-issued, and why (ids and reasons, never values).
+        public var notReissued: [String] = []
+        /// Changes only the old database held that continue their chains, carried over as they are.
+        public var carriedOver = 0
+        public var oldDatabase = ""
+
+        public var description: String {
+            var lines = [
+                "pulled \(pulled) changes from \(peersAnswered.joined(separator: ", "))",
+                "own changes held by peers: \(ownSeqAtPeers)" + (forkedFrom.map { "; own history forked from seq \($0)" } ?? "; no fork found"),
+                "re-issued \(reissued.count) forked local writes as new changes"
+                    + (reissued.isEmpty ? "" : " (\(reissued.first!)…\(reissued.last!))"),
+            ]
+            if carriedOver > 0 { lines.append("carried over \(carriedOver) changes that only this node held") }
+            for problem in notReissued { lines.append("not re-issued: \(problem)") }
+            lines.append("the forked database is kept as \(oldDatabase); start kotosyncd as usual")
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    public struct RepairError: Error, CustomStringConvertible {
+        public let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Runs the repair. Nothing is changed unless every configured peer that
+    /// can be contacted (not passive) answered: one that did not might hold
+    /// more of this node's changes, and a seq must never be handed out twice.
+    public static func run(config: NodeConfig, secrets: Secrets) async throws -> Report {
+        let manifest = try RegionManifest.load(path: config.regionManifest)
+        try config.check(against: manifest)
+        try secrets.check(against: manifest)
+        let signingKey = try Node.loadSigningKey(config: config, manifest: manifest)
+        guard FileManager.default.fileExists(atPath: config.databasePath) else {
+            throw RepairError("no database at \(config.databasePath): nothing to repair")
+        }
+        if portInUse(host: config.host, port: config.port) {
+            throw RepairError("something listens on \(config.host):\(config.port); stop kotosyncd before repairing")
+        }
+        var options = StoreOptions()
+        options.synchronous = config.synchronous
+        options.registry = manifest.registry
+        options.maxClockAheadMillis = UInt64(config.maxClockAhead.components.seconds * 1000)
+        let identity = StoreIdentity(signingKey: signingKey, region: RegionKeys(manifest.publicKeys))
+        let repairedPath = config.databasePath + ".repair"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: repairedPath + suffix) }
+
+        var report = Report()
+        do {
+            let old = try ReplicaStore(path: config.databasePath, nodeID: config.node, identity: identity, options: options)
+            let repaired = try ReplicaStore(path: repairedPath, nodeID: config.node, identity: identity, options: options)
+            let replica = Replica(store: repaired)
+            var unreachable: [String] = []
+            for peer in config.peers where peer.mode != .passive {
+                let link = try PeerLink(peer: peer, config: config, replica: replica, secrets: secrets) { _ in }
+                do {
+                    try await link.pullUntilCaughtUp()
+                    report.peersAnswered.append(peer.node)
+                } catch {
+                    unreachable.append("\(peer.node) (\(PeerLink.describe(error)))")
+                }
+            }
+            guard unreachable.isEmpty, !report.peersAnswered.isEmpty else {
+                throw RepairError("every peer this node contacts must answer, so no seq is handed out twice; not reached: "
+                                  + (unreachable.isEmpty ? "none configured" : unreachable.joined(separator: "; ")))
+            }
+            try await replica.withStore { repaired in
+                try carryOver(from: old, into: repaired, report: &report)
+            }
+            report.oldDatabase = config.databasePath + ".forked-\(Int(Date().timeIntervalSince1970))"
+        }
+        // Both stores are closed here: swap the files.
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: config.databasePath + suffix) }
+        try FileManager.default.moveItem(atPath: config.databasePath, toPath: report.oldDatabase)
+        try FileManager.default.moveItem(atPath: repairedPath, toPath: config.databasePath)
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: repairedPath + suffix) }
+        Log.warning("node.fork_repaired", ["node": config.node, "reissued": String(report.reissued.count),
+                                           "notReissued": String(report.notReissued.count)])
+        return report
+    }
+
+    /// Moves what only the old database held into the repaired one: other
+    /// origins' changes (exactly, when they continue their chains) and this
+    /// node's forked local writes (re-issued as new changes).
+    static func carryOver(from old: ReplicaStore, into repaired: ReplicaStore, report: inout Report) throws {
+        let node = repaired.nodeID
+        report.pulled = Int(repaired.logPosition)
+        report.ownSeqAtPeers = repaired.versionVector[node]
+        let entries = try old.logEntries().map(\.change)
+        for change in entries where change.dot.origin == node && change.dot.seq <= report.ownSeqAtPeers {
+            if try repaired.chainHash(at: change.dot) != change.chainHash {
+                report.forkedFrom = change.dot.seq
+                break
+            }
+        }
+        // Own changes from the fork point on are re-issued; without a fork, the
+        // own changes no peer holds yet continue the real chain and go over as they are.
+        let forkPoint = report.forkedFrom ?? UInt64.max
+        var forked: [Change] = []
+        var exact: [Change] = []
+        for change in entries where !repaired.versionVector.covers(change.dot) || change.dot.origin == node {
+            if change.dot.origin == node && change.dot.seq >= forkPoint {
+                forked.append(change)
+            } else if !repaired.versionVector.covers(change.dot) {
+                exact.append(change)
+            }
+        }
+        if !exact.isEmpty {
+            do {
+                let batch = ChangeBatch(incarnation: old.incarnation, nextPosition: 0, changes: exact)
+                report.carriedOver = try repaired.apply(batch, from: node).applied
+            } catch {
+                report.notReissued.append("\(exact.count) changes held only here could not be carried over: \(error)")
+            }
+        }
+        for change in forked {
+            do {
+                if let dot = try reissue(change, into: repaired) { report.reissued.append(dot) }
+            } catch {
+                report.notReissued.append("\(change.record.rawValue) \(change.rowID.lowercased) (was \(change.dot)): \(error)")
+            }
+        }
+    }
+
+    /// Writes one forked local change again as a new local write; nil when
+    /// it has nothing left to do (the row is already in that state).
+    static func reissue(_ change: Change, into store: ReplicaStore) throws -> Dot? {
+        let existing = try store.record(change.record, id: change.rowID)
+        switch change.kind {
+        case .erase:
+            guard let existing, !existing.erased else { return nil }
+            return try store.erase(change.record, id: change.rowID).dot
+        case .delete:
+            guard let existing, !existing.erased, !existing.deleted else { return nil }
+            return try store.delete(change.record, id: change.rowID).dot
+        case .upsert:
+            guard !change.isPurged else {
+                throw RepairError("its payload was purged by an erase; the erase is re-issued instead")
+            }
+            var fields = change.fields
+            let restores = fields.removeValue(forKey: deletedFieldName) == .bool(false)
+            guard let existing else {
+                return try store.create(change.record, id: change.rowID, fields: fields).dot
+            }
+            if restores && existing.deleted && !existing.erased {
+                let dot = try store.restore(change.record, id: change.rowID).dot
+                if fields.isEmpty { return dot }
+            }
+            // A create re-issued onto a row the peers already hold writes only the fields it set.
+            fields = fields.filter { $0.value != .null || existing.fields[$0.key] != .null }
+            guard !fields.isEmpty else { return nil }
+            return try store.update(change.record, id: change.rowID, fields: fields).dot
+        }
+    }
+
+    private static func portInUse(host: String, port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, host == "0.0.0.0" ? "127.0.0.1" : host, &address.sin_addr)
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0
+    }
+}
