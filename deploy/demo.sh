@@ -29,9 +29,11 @@ bin="$(swift build -c release --show-bin-path)/kotosyncd"
 
 nodes=(jakobstad nykarleby kronoby pedersore larsmo)
 ports=(7101 7102 7103 7104 7105)
-office="Authorization: Bearer demo-office-token-not-for-production"
-admin="Authorization: Bearer demo-admin-token-not-for-production"
-coordinator="Authorization: Bearer demo-coordinator-token-not-for-production"
+# The demo's plain tokens by holder (demo only; real nodes keep digests only).
+credentials=Config/demo/credentials.json
+admin="Authorization: Bearer $(jq -er .admin "$credentials")"
+coordinator="Authorization: Bearer $(jq -er .coordinator "$credentials")"
+office="Authorization: Bearer $(jq -er '.offices["598"]' "$credentials")"   # Jakobstad's office
 
 for port in "${ports[@]}"; do
     if curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then
@@ -40,7 +42,9 @@ for port in "${ports[@]}"; do
     fi
 done
 
-chmod 600 Config/demo/secrets.json   # the daemon refuses a world-readable secrets file
+# Git does not keep file modes; the daemon refuses key and secrets files
+# that grant anything to group or others.
+chmod 600 Config/demo/keys/*.key Config/demo/secrets/*.json
 $keep || rm -rf .demo/data
 mkdir -p .demo/data .demo/logs
 
@@ -121,8 +125,9 @@ done
 echo "    municipal placements: $(count 7101 placements "&type=municipal_placement")"
 
 echo
-echo "The region runs on http://127.0.0.1:7101-7105 (tokens in Config/demo/secrets.json), e.g."
+echo "The region runs on http://127.0.0.1:7101-7105 (demo tokens in $credentials), e.g."
 echo "  curl -H '$coordinator' http://127.0.0.1:7103/v1/clients?limit=5"
 echo "  curl -H '$admin' http://127.0.0.1:7101/v1/status"
+echo "  curl -H '$office' 'http://127.0.0.1:7101/v1/clients?ownerMunicipality=598&limit=5'"
 echo "Press Ctrl-C to stop all five."
 wait

@@ -148,6 +148,9 @@ if repairFork {
 let node: Node
 do {
     node = try Node(config: config, secrets: secrets)
+} catch let error as ConfigError {
+    // The manifest, the key and the checks against the manifest.
+    fail("configuration error: \(error)")
 } catch {
     fail("cannot start: \(error)", code: 1)
 }

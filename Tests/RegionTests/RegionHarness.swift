@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 // End-to-end harness: real `kotosyncd` processes on loopback, one temporary
-// directory per region (configs, secrets, data, one log per node).
+// directory per region (configs, manifest, keys, secrets, data, one log per node).
 //
 // Everything blocking stays off Swift's cooperative pool: HTTP goes through
 // `AsyncHTTPClient` (its own queue), waits are `Task.sleep` polls.
@@ -268,31 +268,56 @@ struct RegionOptions: Sendable {
     var shutdownGraceSeconds: Double?
 }
 
-/// Bearer tokens of the demo secrets file.
+/// The demo region's plain tokens by holder (Config/demo/credentials.json):
+/// each node's own peer credential and one office credential per municipality.
 struct Tokens: Sendable {
-    var office: String
+    var peers: [String: String]
+    var offices: [Int: String]
     var coordinator: String
     var admin: String
-    var peer: String
 
-    init(secretsFile: String) throws {
-        guard let data = FileManager.default.contents(atPath: secretsFile) else { throw RegionError("cannot read \(secretsFile)") }
+    init(credentialsFile: String) throws {
+        guard let data = FileManager.default.contents(atPath: credentialsFile) else { throw RegionError("cannot read \(credentialsFile)") }
         let json = try JSONValue.parse(Array(data))
-        func first(_ role: String) throws -> String {
-            guard let token = json["tokens"]?[role]?.arrayValue?.first?.stringValue else {
-                throw RegionError("\(secretsFile) has no \(role) token")
+        func strings(_ key: String) throws -> [(String, String)] {
+            guard let members = json[key]?.objectMembers else { throw RegionError("\(credentialsFile) has no \(key)") }
+            return try members.map { (name, value) in
+                guard let token = value.stringValue else { throw RegionError("\(credentialsFile): \(key).\(name) is not a string") }
+                return (name, token)
             }
-            return token
         }
-        office = try first("office")
-        coordinator = try first("coordinator")
-        admin = try first("admin")
-        guard let peerToken = json["peerToken"]?.stringValue else { throw RegionError("\(secretsFile) has no peerToken") }
-        peer = peerToken
+        peers = Dictionary(uniqueKeysWithValues: try strings("peers"))
+        offices = Dictionary(uniqueKeysWithValues: try strings("offices").compactMap { (code, token) in Int(code).map { ($0, token) } })
+        guard let coordinator = json["coordinator"]?.stringValue, let admin = json["admin"]?.stringValue else {
+            throw RegionError("\(credentialsFile) has no coordinator or admin token")
+        }
+        self.coordinator = coordinator
+        self.admin = admin
+    }
+
+    /// The office credential of `node`'s municipality.
+    func office(of node: String) -> String? { offices[municipalityCode(node)] }
+
+    /// Copies the demo identity into `directory` — `region.json`, and per
+    /// node `keys/<node>.key` and `secrets/<node>.json` with mode 0600 (git
+    /// does not keep it) — and returns the demo's tokens.
+    static func installDemoIdentity(into directory: String) throws -> Tokens {
+        let demo = RegionPaths.demoConfigDirectory
+        let files = FileManager.default
+        for sub in ["keys", "secrets"] { try files.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true) }
+        try files.copyItem(atPath: demo.appendingPathComponent("region.json").path, toPath: "\(directory)/region.json")
+        for office in RegionTests.offices {
+            for file in ["keys/\(office).key", "secrets/\(office).json"] {
+                try files.copyItem(atPath: demo.appendingPathComponent(file).path, toPath: "\(directory)/\(file)")
+                try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: "\(directory)/\(file)")
+            }
+        }
+        return try Tokens(credentialsFile: demo.appendingPathComponent("credentials.json").path)
     }
 }
 
-enum Role: Sendable { case office, coordinator, admin, peer, none }
+/// Who calls: `.peer(node)` presents that node's own peer credential.
+enum Role: Sendable { case office, coordinator, admin, peer(String), none }
 
 // MARK: - HTTP results
 
@@ -408,10 +433,10 @@ final class RegionNode: @unchecked Sendable {
               headers extra: HTTPHeaders = [:], client: AsyncHTTPClient? = nil, timeout: Duration? = nil) async throws -> APIResult {
         var headers = extra
         let token: String? = switch role {
-        case .office: tokens.office
+        case .office: tokens.office(of: name)
         case .coordinator: tokens.coordinator
         case .admin: tokens.admin
-        case .peer: tokens.peer
+        case .peer(let node): tokens.peers[node]
         case .none: nil
         }
         if let token { headers["Authorization"] = "Bearer \(token)" }
@@ -487,7 +512,8 @@ final class RegionCluster: RegionLab, @unchecked Sendable {
     let options: RegionOptions
     let binary: String
     let tokens: Tokens
-    let secretsPath: String
+    /// The demo manifest, copied into the region directory.
+    var manifestPath: String { "\(directory)/region.json" }
     let names: [String]
     /// A free loopback port nothing listens on.
     let deadPort: Int
@@ -497,11 +523,7 @@ final class RegionCluster: RegionLab, @unchecked Sendable {
         self.options = options
         binary = try RegionPaths.daemonBinary()
         directory = try RegionPaths.makeTemporaryDirectory(prefix: "kotosync-region")
-        secretsPath = "\(directory)/secrets.json"
-        let demoSecrets = RegionPaths.demoConfigDirectory.appendingPathComponent("secrets.json").path
-        try FileManager.default.copyItem(atPath: demoSecrets, toPath: secretsPath)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: secretsPath)
-        tokens = try Tokens(secretsFile: secretsPath)
+        tokens = try Tokens.installDemoIdentity(into: directory)
         names = options.nodes
         let ports = try Self.freePorts(options.nodes.count + 1)
         deadPort = ports[options.nodes.count]
@@ -566,7 +588,8 @@ final class RegionCluster: RegionLab, @unchecked Sendable {
     // MARK: Configs
 
     /// Writes a config for `name` derived from Config/demo/<name>.json:
-    /// region ports, temp data directory and secrets, short intervals, no demo seed.
+    /// region ports, temp data directory, the copied manifest, key and
+    /// secrets, short intervals, no demo seed.
     @discardableResult
     /// `unreachablePeers`: every peer URL points at a loopback port nobody
     /// listens on, so the node is cut off from the region (its links fail
@@ -591,7 +614,9 @@ final class RegionCluster: RegionLab, @unchecked Sendable {
             switch key {
             case "listen": result.append((key, .object([("host", .string("127.0.0.1")), ("port", .number(Double(node.port)))])))
             case "dataDirectory": result.append((key, .string(node.dataDirectory)))
-            case "secretsFile": result.append((key, .string(secretsPath)))
+            case "secretsFile": result.append((key, .string("\(directory)/secrets/\(name).json")))
+            case "regionManifest": result.append((key, .string(manifestPath)))
+            case "keyFile": result.append((key, .string("\(directory)/keys/\(name).key")))
             case "peers":
                 result.append((key, .array(peers.map { peer in
                     var members: [(String, JSONValue)] = [("node", .string(peer.node))]

@@ -117,7 +117,6 @@ extension Region.RegionTLSTests {
         private let lock = NSLock()
         private var nginxProcess: ChildProcess?
 
-        var secretsPath: String { "\(directory)/secrets.json" }
         var accessLogPath: String { "\(directory)/nginx/access.log" }
         var errorLogPath: String { "\(directory)/nginx/error.log" }
         func pki(_ file: String) -> String { "\(directory)/pki/\(file)" }
@@ -138,7 +137,7 @@ extension Region.RegionTLSTests {
             }
             let ports = try RegionCluster.freePorts(3)
             nginxPort = ports[2]
-            let tokens = try Self.writeSecrets(to: "\(directory)/secrets.json")
+            let tokens = try Tokens.installDemoIdentity(into: directory)
             jakobstad = try RegionNode(name: "jakobstad", port: ports[0], directory: directory, tokens: tokens)
             larsmo = try RegionNode(name: "larsmo", port: ports[1], directory: directory, tokens: tokens)
         }
@@ -153,27 +152,14 @@ extension Region.RegionTLSTests {
 
         // MARK: Files
 
-        /// One secrets file for both nodes; the daemon refuses it unless only its owner can read it.
-        static func writeSecrets(to path: String) throws -> Tokens {
-            let secrets: JSONValue = .object([
-                ("peerToken", .string("tls-test-peer-token-000001")),
-                ("tokens", .object([
-                    ("peer", .array([.string("tls-test-peer-token-000001")])),
-                    ("office", .array([.string("tls-test-office-token-0001")])),
-                    ("coordinator", .array([.string("tls-test-coordinator-token-01")])),
-                    ("admin", .array([.string("tls-test-admin-token-00001")])),
-                ])),
-            ])
-            try writeFile(secrets.serialized, to: path, permissions: 0o600)
-            return try Tokens(secretsFile: path)
-        }
-
         func writeConfig(_ node: RegionNode, data: String, peers: [JSONValue], tls: [(String, String)]?) throws {
             var members: [(String, JSONValue)] = [
                 ("node", .string(node.name)),
                 ("listen", .object([("host", .string("127.0.0.1")), ("port", .number(Double(node.port)))])),
                 ("dataDirectory", .string("\(directory)/data/\(data)")),
-                ("secretsFile", .string(secretsPath)),
+                ("secretsFile", .string("\(directory)/secrets/\(node.name).json")),
+                ("regionManifest", .string("\(directory)/region.json")),
+                ("keyFile", .string("\(directory)/keys/\(node.name).key")),
                 ("peers", .array(peers)),
                 ("sync", .object([
                     ("intervalSeconds", .number(0.5)),

@@ -22,7 +22,7 @@ extension Region {
                     ("node", .string(good.name)), ("protocol", .number(1)), ("schema", .number(Double(schema))),
                     ("versionVector", .object([])), ("since", .number(0)), ("limit", .number(10)),
                 ])
-                let refused = try await odd.send(.post, "/v1/sync/pull", json: pull, role: .peer,
+                let refused = try await odd.send(.post, "/v1/sync/pull", json: pull, role: .peer(good.name),
                                                  headers: ["Kotosync-Node": good.name])
                 #expect(refused.status == 409)
                 #expect(refused.errorCode == "version_mismatch")
