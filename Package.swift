@@ -45,7 +45,7 @@ let package = Package(
         .executableTarget(name: "kotosyncd", dependencies: ["KotoNode"], swiftSettings: strict),
         .executableTarget(
             name: "kotosync-bench",
-            dependencies: ["KotoCore", "KotoStore", "KotoHTTP", "CSQLite"],
+            dependencies: ["KotoCore", "KotoStore", "KotoHTTP", "KotoCrypto", "CSQLite"],
             swiftSettings: strict
         ),
         .testTarget(name: "KotoCoreTests", dependencies: ["KotoCore"], swiftSettings: strict),

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import KotoCore
+import KotoCrypto
 import KotoHTTP
 import KotoStore
 
@@ -9,9 +10,12 @@ import KotoStore
 //   replication  200k changes from one node to four peers (changes/s per peer), against
 //                an in-process apply of the same changes measured in the same run
 //   rss          each daemon's resident memory when idle
+// The daemons use the demo identity (Config/demo: region manifest, keys, secrets,
+// credentials), copied into a temporary region with mode 0600.
 
 struct RegionOptions {
     var daemon: String
+    var demo: String
     var writes = 200
     var changes = 200_000
     var runs = 3
@@ -21,7 +25,10 @@ struct RegionOptions {
 
     static func parse(_ arguments: [String]) -> RegionOptions {
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        var options = RegionOptions(daemon: here.appendingPathComponent("kotosyncd").path)
+        // The demo identity: ./Config/demo, else the package's (this binary is in .build/<config>/).
+        let packageDemo = here.appendingPathComponent("../../Config/demo").standardizedFileURL.path
+        let demo = FileManager.default.fileExists(atPath: "Config/demo/region.json") ? "Config/demo" : packageDemo
+        var options = RegionOptions(daemon: here.appendingPathComponent("kotosyncd").path, demo: demo)
         var index = 0
         func value() -> String {
             index += 1
@@ -31,6 +38,7 @@ struct RegionOptions {
         while index < arguments.count {
             switch arguments[index] {
             case "--daemon": options.daemon = value()
+            case "--demo": options.demo = value()
             case "--writes": options.writes = positive(value(), "--writes")
             case "--changes": options.changes = positive(value(), "--changes")
             case "--runs": options.runs = positive(value(), "--runs")
@@ -39,11 +47,12 @@ struct RegionOptions {
             case "--keep": options.keep = true
             case "-h", "--help":
                 print("""
-                usage: kotosync-bench region [--daemon PATH] [--writes N] [--changes N] [--runs N] [--base-port P] [--batch-size N] [--keep]
+                usage: kotosync-bench region [--daemon PATH] [--demo DIR] [--writes N] [--changes N] [--runs N] [--base-port P] [--batch-size N] [--keep]
                 Starts five kotosyncd (default: next to this binary) on 127.0.0.1:P..P+4 and measures one write's
                 convergence latency at all five (N writes, default 200), replication of --changes (default 200000)
                 from one node to four peers (--runs times, default 3), and each daemon's idle RSS. --keep leaves the
-                temporary directory (configs, databases, daemon logs) in place.
+                temporary directory (configs, databases, daemon logs) in place. --demo names the demo region
+                (default Config/demo): its region.json, keys/, secrets/ and credentials.json are used.
                 """)
                 exit(0)
             default: fail("unknown argument \(arguments[index]) (see kotosync-bench region --help)")
@@ -53,32 +62,75 @@ struct RegionOptions {
         guard FileManager.default.isExecutableFile(atPath: options.daemon) else {
             fail("no kotosyncd at \(options.daemon); build it (swift build -c release) or pass --daemon")
         }
+        guard FileManager.default.fileExists(atPath: options.demo + "/region.json") else {
+            fail("no demo region at \(options.demo) (region.json); pass --demo")
+        }
         return options
     }
 }
 
 let nodeNames = ["jakobstad", "nykarleby", "kronoby", "pedersore", "larsmo"]
-let benchOfficeToken = "bench-office-token-0123456789"
-let benchAdminToken = "bench-admin-token-0123456789"
-let benchPeerToken = "bench-peer-token-0123456789"
 
-/// A directory of five configs and the running daemons.
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// A directory of five configs with the demo identity, and the running daemons.
 final class BenchRegion {
     let directory: URL
     let options: RegionOptions
     var processes: [String: Process] = [:]
+    /// Every member's public keys, from the copied region manifest.
+    let regionKeys: RegionKeys
+    /// Each node's municipality code, from the manifest.
+    let municipality: [String: Int64]
+    /// The demo credentials (credentials.json): office tokens by municipality, the admin's.
+    let officeTokens: [Int64: String]
+    let adminToken: String
 
     init(options: RegionOptions) throws {
         self.options = options
-        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("kotosync-region-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
-        let secrets = JSONValue.object([
-            ("peerToken", .string(benchPeerToken)),
-            ("tokens", .object([("peer", .array([.string(benchPeerToken)])), ("office", .array([.string(benchOfficeToken)])),
-                                ("admin", .array([.string(benchAdminToken)]))])),
-        ])
-        let secretsPath = directory.appendingPathComponent("secrets.json").path
-        _ = FileManager.default.createFile(atPath: secretsPath, contents: Data(secrets.serializedBytes), attributes: [.posixPermissions: 0o600])
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("kotosync-region-bench-\(UUID().uuidString)")
+        self.directory = directory
+        let files = FileManager.default
+        for sub in ["data", "keys", "secrets"] {
+            try files.createDirectory(at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
+        let demo = URL(fileURLWithPath: options.demo)
+        func copyPrivate(_ path: String) throws {
+            let target = directory.appendingPathComponent(path).path
+            try files.copyItem(atPath: demo.appendingPathComponent(path).path, toPath: target)
+            try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: target)
+        }
+        try copyPrivate("region.json")
+        for node in nodeNames {
+            try copyPrivate("keys/\(node).key")
+            try copyPrivate("secrets/\(node).json")
+        }
+
+        let manifest = try JSONValue.parse(Array(try Data(contentsOf: directory.appendingPathComponent("region.json"))))
+        var keys: [String: [PublicKey]] = [:], codes: [String: Int64] = [:]
+        for member in manifest["members"]?.arrayValue ?? [] {
+            guard let node = member["node"]?.stringValue else { continue }
+            keys[node] = try (member["publicKeys"]?.arrayValue ?? []).compactMap(\.stringValue).map { try PublicKey(text: $0) }
+            codes[node] = member["municipality"]?.int64Value
+        }
+        guard nodeNames.allSatisfy({ keys[$0] != nil && codes[$0] != nil }) else {
+            throw BenchError(description: "\(options.demo)/region.json does not list all of \(nodeNames.joined(separator: ", "))")
+        }
+        regionKeys = RegionKeys(keys)
+        municipality = codes
+        let credentials = try JSONValue.parse(Array(try Data(contentsOf: demo.appendingPathComponent("credentials.json"))))
+        var offices: [Int64: String] = [:]
+        for (code, token) in credentials["offices"]?.objectMembers ?? [] {
+            if let code = Int64(code), let token = token.stringValue { offices[code] = token }
+        }
+        guard let admin = credentials["admin"]?.stringValue, nodeNames.allSatisfy({ offices[codes[$0]!] != nil }) else {
+            throw BenchError(description: "\(options.demo)/credentials.json lacks the admin token or an office token per member")
+        }
+        officeTokens = offices
+        adminToken = admin
+
         for (index, node) in nodeNames.enumerated() {
             let peers = nodeNames.enumerated().filter { $0.element != node }.map { peer in
                 JSONValue.object([("node", .string(peer.element)), ("url", .string("http://127.0.0.1:\(options.basePort + peer.offset)"))])
@@ -87,7 +139,9 @@ final class BenchRegion {
                 ("node", .string(node)),
                 ("listen", .object([("port", .number(Double(options.basePort + index)))])),
                 ("dataDirectory", .string("data")),
-                ("secretsFile", .string("secrets.json")),
+                ("secretsFile", .string("secrets/\(node).json")),
+                ("regionManifest", .string("region.json")),
+                ("keyFile", .string("keys/\(node).key")),
                 ("peers", .array(peers)),
                 // A long interval: convergence below is driven by notify hints alone.
                 ("sync", .object([("intervalSeconds", .number(60)), ("batchSize", .number(Double(options.batchSize))),
@@ -100,6 +154,16 @@ final class BenchRegion {
 
     func url(_ node: String) -> String { "http://127.0.0.1:\(options.basePort + nodeNames.firstIndex(of: node)!)" }
     func databasePath(_ node: String) -> String { directory.appendingPathComponent("data/\(node).sqlite").path }
+
+    /// The identity `node`'s daemon uses: its demo key and the manifest's public keys.
+    func identity(_ node: String) throws -> StoreIdentity {
+        StoreIdentity(signingKey: try SigningKey.load(path: directory.appendingPathComponent("keys/\(node).key").path), region: regionKeys)
+    }
+
+    /// An office of `node`'s municipality, with its demo token.
+    func officeHeaders(_ node: String) -> HTTPHeaders {
+        ["Authorization": "Bearer \(officeTokens[municipality[node]!]!)", "Content-Type": "application/json"]
+    }
 
     func start(_ node: String) throws {
         let process = Process()
@@ -162,8 +226,7 @@ func runRegionBenchmark(_ arguments: [String]) async {
     do {
         let region = try BenchRegion(options: options)
         let clients = try nodeNames.map { _ in try HTTPClient(configuration: HTTPClient.Configuration(totalTimeout: .seconds(30))) }
-        let office: HTTPHeaders = ["Authorization": "Bearer \(benchOfficeToken)", "Content-Type": "application/json"]
-        let admin: HTTPHeaders = ["Authorization": "Bearer \(benchAdminToken)"]
+        let admin: HTTPHeaders = ["Authorization": "Bearer \(region.adminToken)"]
 
         // Latency.
         for node in nodeNames { try region.start(node) }
@@ -180,9 +243,11 @@ func runRegionBenchmark(_ arguments: [String]) async {
             let body = JSONValue.object([
                 ("nameFi", .string("Mittauspalvelu \(write)")), ("providerName", .string("Bench")),
                 ("providerType", .string("ngo")), ("category", .string("participation")),
-                ("municipalities", .array([.number(598)])), ("studyPath", .string("none")), ("status", .string("active")),
+                ("municipalities", .array([.number(Double(region.municipality[nodeNames[origin]]!))])),
+                ("studyPath", .string("none")), ("status", .string("active")),
             ]).serializedBytes
-            let created = try clients[origin].send(.post, "\(region.url(nodeNames[origin]))/v1/services", headers: office, body: body)
+            let created = try clients[origin].send(.post, "\(region.url(nodeNames[origin]))/v1/services",
+                                                   headers: region.officeHeaders(nodeNames[origin]), body: body)
             guard created.status == .created, let id = (try? JSONValue.parse(created.body))?["id"]?.stringValue else {
                 fail("write \(write) failed: HTTP \(created.status.code)")
             }
@@ -190,7 +255,8 @@ func runRegionBenchmark(_ arguments: [String]) async {
             var waiting = Set(nodeNames.indices.filter { $0 != origin })
             while !waiting.isEmpty {
                 for index in waiting {
-                    let response = try clients[index].send(.get, "\(region.url(nodeNames[index]))/v1/services/\(id)", headers: office)
+                    let response = try clients[index].send(.get, "\(region.url(nodeNames[index]))/v1/services/\(id)",
+                                                            headers: region.officeHeaders(nodeNames[index]))
                     if response.status == .ok { waiting.remove(index) }
                 }
                 if Double(DispatchTime.now().uptimeNanoseconds - acknowledged) > 30e9 { fail("write \(write) did not converge in 30 s") }
@@ -208,7 +274,7 @@ func runRegionBenchmark(_ arguments: [String]) async {
         var storeOptions = StoreOptions()
         storeOptions.synchronous = .off
         do {
-            let origin = try ReplicaStore(path: prepared, nodeID: "jakobstad", options: storeOptions)
+            let origin = try ReplicaStore(path: prepared, nodeID: "jakobstad", identity: try region.identity("jakobstad"), options: storeOptions)
             let rows = generateClients(count: options.changes)
             try origin.batch { for (id, fields) in rows { try origin.create(.client, id: id, fields: fields) } }
         }
@@ -218,10 +284,11 @@ func runRegionBenchmark(_ arguments: [String]) async {
             try FileManager.default.copyItem(atPath: prepared, toPath: region.databasePath("jakobstad"))
             // Baseline in the same run: the same changes applied in-process, no HTTP, no wire.
             do {
-                let source = try ReplicaStore(path: region.databasePath("jakobstad"), nodeID: "jakobstad", options: storeOptions)
+                let source = try ReplicaStore(path: region.databasePath("jakobstad"), nodeID: "jakobstad",
+                                              identity: try region.identity("jakobstad"), options: storeOptions)
                 let batch = try source.readLog(after: 0, notCoveredBy: VersionVector(), limit: options.changes)
                 let target = region.directory.appendingPathComponent("baseline-\(run).sqlite").path
-                let replica = try ReplicaStore(path: target, nodeID: "larsmo", options: StoreOptions())
+                let replica = try ReplicaStore(path: target, nodeID: "larsmo", identity: try region.identity("larsmo"), options: StoreOptions())
                 inProcess.append(Double(options.changes) / (try seconds { try replica.apply(batch, from: "jakobstad") }))
                 try? FileManager.default.removeItem(atPath: target)
             }

@@ -1,14 +1,18 @@
 import CSQLite
 import Foundation
 import KotoCore
+import KotoCrypto
 import KotoStore
 
 // kotosync-bench: measures, on the same generated client rows in one run,
 //   raw    plain SQLite inserts (same columns, one transaction, one prepared statement)
 //   local  local writes through ReplicaStore (validation, row, stamps, change log, VV), one transaction
 //   apply  remote apply of those changes as one batch into a fresh replica
-//   sql    the store's SQL for that apply alone (payloads pre-encoded, no merge): the schema's floor
-// and prints changes/s with each store path's ratio to raw. Medians of --runs.
+//   sql    the store's SQL for that apply alone (payloads, digests, links pre-computed, no merge): the schema's floor
+//   checks the integrity checks of that apply alone (payload SHA-256 and chain link per change, one
+//          Ed25519 verification for the batch), and the row digests of the state digest
+// and prints changes/s with each store path's ratio to raw, and how much slower apply is than
+// the same apply without its checks. Medians of --runs. Keys are generated in-process.
 // `kotosync-bench region` measures five real daemons (see RegionBenchmark.swift).
 
 struct Options {
@@ -129,25 +133,31 @@ func rawInsert(_ rows: [(UUID, FieldMap)], path: String, synchronous: Synchronou
     }
 }
 
-/// The store's SQL for applying `batch` alone — row lookup, log append, row
-/// insert with stamps and row clock — with every payload encoded beforehand
-/// and no merge: the floor the store's schema sets for remote apply.
-func storeSQLOnly(_ batch: ChangeBatch, directory: URL, synchronous: SynchronousMode) throws -> Double {
+/// The store's SQL for applying `batch` alone — row lookup, log append
+/// (with payload digest, chain link and signature), row insert with stamps,
+/// row clock and row digest — with every payload, digest and link computed
+/// beforehand and no merge: the floor the store's schema sets for remote apply.
+func storeSQLOnly(_ batch: ChangeBatch, directory: URL, synchronous: SynchronousMode, identity: StoreIdentity) throws -> Double {
     var options = StoreOptions()
     options.synchronous = synchronous
     let path = directory.appendingPathComponent("sql-only.sqlite").path
-    _ = try ReplicaStore(path: path, nodeID: "larsmo", options: options)  // creates the schema
+    _ = try ReplicaStore(path: path, nodeID: "larsmo", identity: identity, options: options)  // creates the schema
     let database = try Database(path: path, synchronous: synchronous)
     let specs = RecordKind.client.fields
     let ids = batch.changes.map { $0.rowID.lowercased }
     let payloads = batch.changes.map { WireFormat.encodeFields($0.fields, record: .client) }
+    let payloadDigests = payloads.map { SHA256.hash($0) }
     let clocks = batch.changes.map { WireFormat.encodeClock($0.rowClock) }
     let stamps = batch.changes.map { change in
         WireFormat.encodeStamps(change.fields.mapValues { _ in FieldStamp(hlc: change.hlc, dot: change.dot) }, record: .client)
     }
-    let columns = ["id"] + specs.map(\.column) + ["row_clock", "stamps", "erased", "open_conflicts"]
+    let rowDigests = batch.changes.map { SHA256.hash(RowDigestFormat.bytes(.client, id: $0.rowID, state: freshRowState($0))) }
+    let columns = ["id"] + specs.map(\.column) + ["row_clock", "stamps", "erased", "open_conflicts", "digest", "awaiting_erase"]
     let insertRow = "INSERT INTO clients (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
-    let appendLog = "INSERT INTO change_log (pos, origin, seq, hlc, record, row_id, kind, payload, row_clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    let appendLog = """
+        INSERT INTO change_log (pos, origin, seq, hlc, record, row_id, kind, payload, row_clock, payload_digest, chain_hash, signature)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
     return try seconds {
         try database.transaction {
             for (index, change) in batch.changes.enumerated() {
@@ -157,7 +167,8 @@ func storeSQLOnly(_ batch: ChangeBatch, directory: URL, synchronous: Synchronous
                 let log = try database.statement(appendLog)
                 try log.bind([.integer(Int64(index + 1)), .text(change.dot.origin), .integer(Int64(change.dot.seq)),
                               .integer(Int64(bitPattern: change.hlc.rawValue)), .text("clients"), .text(ids[index]), .integer(1),
-                              .blob(payloads[index]), .blob(clocks[index])])
+                              .blob(payloads[index]), .blob(clocks[index]), .blob(payloadDigests[index]), .blob(change.chainHash),
+                              change.signature.map { .blob($0) } ?? .null])
                 try log.run()
                 let row = try database.statement(insertRow)
                 try row.bind(ids[index], at: 1)
@@ -175,10 +186,54 @@ func storeSQLOnly(_ batch: ChangeBatch, directory: URL, synchronous: Synchronous
                 try row.bind(stamps[index], at: meta + 1)
                 try row.bind(0, at: meta + 2)
                 try row.bind(0, at: meta + 3)
+                try row.bind(rowDigests[index], at: meta + 4)
+                try row.bind(0, at: meta + 5)
                 try row.run()
             }
         }
     }
+}
+
+/// The merged state of a row after its first change (what apply digests for a new row).
+func freshRowState(_ change: Change) -> RowState {
+    var state = RowState()
+    _ = state.apply(change)
+    return state
+}
+
+/// The cost of the chain and signature checks alone over `batch` (one origin):
+/// per change the payload's SHA-256, the header and the link's SHA-256 (compared
+/// with the change's link), then one Ed25519 verification of the run's last
+/// link. Payloads are encoded beforehand: apply encodes them for the log anyway.
+func chainChecksOnly(_ batch: ChangeBatch, key: PublicKey) -> Double {
+    let payloads = batch.changes.map { ChainFormat.payload($0) }
+    var head = ChainFormat.genesis
+    var intact = true
+    let elapsed = seconds {
+        for (index, change) in batch.changes.enumerated() {
+            let payloadDigest = SHA256.hash(payloads[index])
+            let link = SHA256.hash(parts: [head, ChainFormat.header(change), payloadDigest])
+            intact = intact && link == change.chainHash
+            head = link
+        }
+        let last = batch.changes[batch.changes.count - 1]
+        intact = intact && key.verify(signature: last.signature ?? [], message: ChainFormat.signedMessage(last.chainHash))
+    }
+    precondition(intact, "the batch's chain and signature must verify")
+    return elapsed
+}
+
+/// The state digest's extra work alone: each new row's canonical bytes and their SHA-256.
+func rowDigestsOnly(_ batch: ChangeBatch) -> Double {
+    let states = batch.changes.map(freshRowState)
+    var sum = StateDigest.zero
+    let elapsed = seconds {
+        for (index, change) in batch.changes.enumerated() {
+            sum.add(SHA256.hash(RowDigestFormat.bytes(.client, id: change.rowID, state: states[index])))
+        }
+    }
+    precondition(sum != .zero)
+    return elapsed
 }
 
 func median(_ values: [Double]) -> Double {
@@ -199,9 +254,16 @@ func machine() -> String {
 func runStoreBenchmark(_ options: Options) {
     let rows = generateClients(count: options.rows)
     var raw: [Double] = [], local: [Double] = [], apply: [Double] = [], sqlOnly: [Double] = []
+    var applyTimes: [Double] = [], checkTimes: [Double] = [], digestTimes: [Double] = []
+    var slowdown: [Double] = [], slowdownWithDigest: [Double] = []
     print("kotosync-bench: \(options.rows) client rows, \(options.runs) runs, synchronous=\(options.synchronous.rawValue)")
     print("machine: \(machine())")
     do {
+        // One key per node, generated in-process; both stores know both public keys.
+        let originKey = try SigningKey.generate(), replicaKey = try SigningKey.generate()
+        let region = RegionKeys(["jakobstad": [originKey.publicKey], "larsmo": [replicaKey.publicKey]])
+        let originIdentity = StoreIdentity(signingKey: originKey, region: region)
+        let replicaIdentity = StoreIdentity(signingKey: replicaKey, region: region)
         for run in 1...options.runs {
             let directory = URL(fileURLWithPath: options.directory).appendingPathComponent("kotosync-bench-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -211,7 +273,8 @@ func runStoreBenchmark(_ options: Options) {
 
             let rawSeconds = try rawInsert(rows, path: directory.appendingPathComponent("raw.sqlite").path, synchronous: options.synchronous)
 
-            let origin = try ReplicaStore(path: directory.appendingPathComponent("origin.sqlite").path, nodeID: "jakobstad", options: storeOptions)
+            let origin = try ReplicaStore(path: directory.appendingPathComponent("origin.sqlite").path, nodeID: "jakobstad",
+                                          identity: originIdentity, options: storeOptions)
             let localSeconds = try seconds {
                 try origin.batch {
                     for (id, fields) in rows { try origin.create(.client, id: id, fields: fields) }
@@ -220,19 +283,28 @@ func runStoreBenchmark(_ options: Options) {
 
             let batch = try origin.readLog(after: 0, notCoveredBy: VersionVector(), limit: rows.count)
             precondition(batch.changes.count == rows.count, "the log must hold every write")
-            let replica = try ReplicaStore(path: directory.appendingPathComponent("replica.sqlite").path, nodeID: "larsmo", options: storeOptions)
+            let replica = try ReplicaStore(path: directory.appendingPathComponent("replica.sqlite").path, nodeID: "larsmo",
+                                           identity: replicaIdentity, options: storeOptions)
             let applySeconds = try seconds { try replica.apply(batch, from: "jakobstad") }
             let replicated = try replica.count(.client)
             precondition(replicated == rows.count, "the replica must hold every row")
+            precondition(replica.stateDigest == origin.stateDigest, "the replica's state digest must match the origin's")
 
-            let sqlOnlySeconds = try storeSQLOnly(batch, directory: directory, synchronous: options.synchronous)
+            let sqlOnlySeconds = try storeSQLOnly(batch, directory: directory, synchronous: options.synchronous, identity: replicaIdentity)
+            let checkSeconds = chainChecksOnly(batch, key: originKey.publicKey)
+            let digestSeconds = rowDigestsOnly(batch)
 
             raw.append(Double(rows.count) / rawSeconds)
             sqlOnly.append(Double(rows.count) / sqlOnlySeconds)
             local.append(Double(rows.count) / localSeconds)
             apply.append(Double(rows.count) / applySeconds)
-            print(String(format: "run %d: raw %.0f/s, local %.0f/s, apply %.0f/s, store SQL only %.0f/s",
-                         run, raw.last!, local.last!, apply.last!, sqlOnly.last!))
+            applyTimes.append(applySeconds)
+            checkTimes.append(checkSeconds)
+            digestTimes.append(digestSeconds)
+            slowdown.append(applySeconds / (applySeconds - checkSeconds))
+            slowdownWithDigest.append(applySeconds / (applySeconds - checkSeconds - digestSeconds))
+            print(String(format: "run %d: raw %.0f/s, local %.0f/s, apply %.0f/s, store SQL only %.0f/s; apply %.1f ms, chain+signature checks %.1f ms, row digests %.1f ms",
+                         run, raw.last!, local.last!, apply.last!, sqlOnly.last!, applySeconds * 1e3, checkSeconds * 1e3, digestSeconds * 1e3))
         }
     } catch {
         fail("\(error)")
@@ -242,9 +314,17 @@ func runStoreBenchmark(_ options: Options) {
     print("| path | changes/s (median of \(options.runs)) | ratio to raw |")
     print("|---|---:|---:|")
     print(String(format: "| raw SQLite insert | %.0f | 1.00 |", rawMedian))
-    print(String(format: "| local write (store) | %.0f | %.2f |", median(local), median(local) / rawMedian))
-    print(String(format: "| remote apply (store) | %.0f | %.2f |", median(apply), median(apply) / rawMedian))
-    print(String(format: "| store SQL only, pre-encoded, no merge | %.0f | %.2f |", median(sqlOnly), median(sqlOnly) / rawMedian))
+    print(String(format: "| local write (store, signed) | %.0f | %.2f |", median(local), median(local) / rawMedian))
+    print(String(format: "| remote apply (store, full checks) | %.0f | %.2f |", median(apply), median(apply) / rawMedian))
+    print(String(format: "| store SQL only, pre-computed, no merge | %.0f | %.2f |", median(sqlOnly), median(sqlOnly) / rawMedian))
+    print("")
+    let percent = (median(slowdown) - 1) * 100
+    print(String(format: "integrity: apply %.1f ms, of which chain+signature checks %.1f ms and row digests %.1f ms (medians of %d)",
+                 median(applyTimes) * 1e3, median(checkTimes) * 1e3, median(digestTimes) * 1e3, options.runs))
+    print(String(format: "integrity: remote apply with chain and signature checks is %.1f%% slower than the same apply without them (apply / (apply - checks) = %.3f, median of %d)",
+                 percent, median(slowdown), options.runs) + " -> goal <= 10%: " + (percent <= 10 ? "met" : "NOT met"))
+    print(String(format: "integrity: counting the state digest's row digests too: %.1f%% slower (apply / (apply - checks - row digests) = %.3f)",
+                 (median(slowdownWithDigest) - 1) * 100, median(slowdownWithDigest)))
 }
 
 if CommandLine.arguments.dropFirst().first == "region" {
