@@ -67,7 +67,7 @@ actor PeerLink {
     }
 
     /// One round; returns how long to wait before the next.
-    private func syncRound() async -> Duration {
+    func syncRound() async -> Duration {
         do {
             let divergence = try await pullUntilCaughtUp()
             if peer.mode == .push { try await pushUntilCaughtUp() }

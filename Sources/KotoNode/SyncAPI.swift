@@ -124,14 +124,14 @@ struct SyncAPI: Sendable {
         let peer = try authenticatedPeer(caller, claims: try peerNode(request))
         try await checkVersions(peer: peer, protocolVersion: request.headers[SyncProtocol.Header.protocolVersion].flatMap { Int($0) },
                                 schemaVersion: request.headers[SyncProtocol.Header.schemaVersion].flatMap { Int($0) })
-        guard let senderLogEnd = request.headers[SyncProtocol.Header.logPosition].flatMap({ UInt64($0) }) else {
-            throw HTTPError.badRequest("header \(SyncProtocol.Header.logPosition) must give the sender's log end", code: "invalid_header")
-        }
         let batch: ChangeBatch
         do {
             batch = try WireFormat.decode(request.body)
         } catch {
             throw HTTPError.badRequest(error.description, code: "invalid_batch")
+        }
+        guard let senderLogEnd = request.headers[SyncProtocol.Header.logPosition].flatMap({ UInt64($0) }) else {
+            throw HTTPError.badRequest("header \(SyncProtocol.Header.logPosition) must give the sender's log end", code: "invalid_header")
         }
         // Positions are checked: a push may not move the cursor past the
         // sender's log end, nor backwards within one incarnation.
