@@ -71,6 +71,8 @@ struct API: Sendable {
                 throw error
             } catch let error as CatchUpRequired {
                 return APIResponse.error(.serviceUnavailable, code: "catching_up", message: error.description)
+            } catch let error as ClockSkew {
+                return APIResponse.error(.serviceUnavailable, code: "clock_skew", message: error.description)
             }
         }
     }
@@ -242,29 +244,43 @@ struct API: Sendable {
     // MARK: Status
 
     func status() async throws -> HTTPResponse {
-        let (vector, logPosition, seq, incarnation, conflictCount) = try await replica.withStore { store in
-            (store.versionVector, store.logPosition, store.seq, store.incarnation, try store.openConflictCount())
+        let (vector, logPosition, seq, incarnation, conflictCount, digest, provisional, ownFork) = try await replica.withStore { store in
+            (store.versionVector, store.logPosition, store.seq, store.incarnation, try store.openConflictCount(),
+             store.stateDigest, store.stateDigestProvisional, store.ownFork)
         }
         let catchingUp = await replica.pendingCatchUp
+        let pendingPeers = await replica.pendingPeers
         let acceptsWrites = await replica.acceptsWrites
+        let forks = await replica.peerForks
+        let skew = await replica.clockSkew
         let peers = await scheduler.peerStatuses()
         var peerItems: [JSONValue] = []
         for peer in peers {
-            let lastError: String? = peer.state == .ok ? nil : (peer.detail ?? peer.cursor?.lastError)
+            // A fork seen on either side shows, even on a passive link.
+            let fork = forks[peer.node]
+            let state = fork != nil && peer.state != .forked ? LinkState.forked : peer.state
+            let detail = fork != nil && peer.state != .forked ? "fork at \(fork!): the peer holds another change under it" : peer.detail
+            let lastError: String? = state == .ok ? nil : (detail ?? peer.cursor?.lastError)
             let url: JSONValue = peer.url.map { .string($0) } ?? .null
             let members: [(String, JSONValue)] = [
                 ("node", .string(peer.node)),
                 ("url", url),
                 ("mode", .string(peer.mode.rawValue)),
-                ("state", .string(peer.state.rawValue)),
+                ("state", .string(state.rawValue)),
                 ("lastSuccess", APIResponse.timestamp(peer.cursor?.lastSuccessMillis)),
                 ("lastError", lastError.map { .string($0) } ?? .null),
                 ("consecutiveFailures", .number(Double(peer.cursor?.consecutiveFailures ?? 0))),
                 ("lag", .number(Double(peer.cursor?.lag ?? 0))),
+                ("fork", fork.map(APIResponse.dot) ?? .null),
+                ("diverged", .bool(state == .diverged)),
             ]
             peerItems.append(.object(members))
         }
-        let catchingUpValue: JSONValue = catchingUp.map { .number(Double($0)) } ?? .bool(false)
+        // A target seq while pulling back its own changes; true while waiting for peers to answer after a restore.
+        let catchingUpValue: JSONValue = catchingUp.map { .number(Double($0)) } ?? .bool(!pendingPeers.isEmpty)
+        let skewValue: JSONValue = skew.map {
+            .object([("offsetSeconds", .number(Double($0.aheadMillis) / 1000)), ("peers", .number(Double($0.peers)))])
+        } ?? .null
         let members: [(String, JSONValue)] = [
             ("node", .string(config.node)),
             ("versionVector", SyncProtocol.json(vector)),
@@ -275,7 +291,12 @@ struct API: Sendable {
             ("protocolVersion", .number(Double(SyncProtocol.version))),
             ("conflicts", .number(Double(conflictCount))),
             ("catchingUp", catchingUpValue),
+            ("waitingForPeers", .array(pendingPeers.sorted().map { .string($0) })),
             ("acceptingWrites", .bool(acceptsWrites)),
+            ("stateDigest", .string(digest.hex)),
+            ("stateDigestProvisional", .bool(provisional)),
+            ("ownFork", ownFork.map { .string($0) } ?? .null),
+            ("clockSkew", skewValue),
             ("peers", .array(peerItems)),
         ]
         return APIResponse.json(.object(members))

@@ -23,9 +23,9 @@ public final class Node: Sendable {
     /// Loads the region manifest and the signing key (refusing to start
     /// when this node, a peer or an accepted credential's holder is not a
     /// member, or when the key is not one of this node's keys in the
-    /// manifest), opens the store (creating it, and loading the demo
-    /// region's records when `demoSeed` is set and the store is new) and
-    /// binds the listener.
+    /// manifest), opens the store (creating it) and binds the listener.
+    /// The demo region (`demoSeed`) is loaded by `run`, after the start-up
+    /// check, into a store that is still empty and whose changes no peer holds.
     public init(config: NodeConfig, secrets: Secrets) throws {
         self.config = config
         manifest = try RegionManifest.load(path: config.regionManifest)
@@ -41,9 +41,6 @@ public final class Node: Sendable {
             + config.maxClockAhead.components.attoseconds / 1_000_000_000_000_000)
         let identity = StoreIdentity(signingKey: signingKey, region: RegionKeys(manifest.publicKeys))
         let store = try ReplicaStore(path: config.databasePath, nodeID: config.node, identity: identity, options: options)
-        if let seed = config.demoSeed, store.logPosition == 0 {
-            try Self.loadDemoRegion(into: store, seed: seed)
-        }
         replica = Replica(store: store)
         let reader = ReplicaReader(try ReadOnlyReplica(path: config.databasePath))
         scheduler = try SyncScheduler(config: config, replica: replica, secrets: secrets)
@@ -89,33 +86,69 @@ public final class Node: Sendable {
         // Serve at once (peers starting at the same time probe us too); the
         // sync links and the restore check run beside the server.
         let background = Task {
-            var probe = await scheduler.probePeers()
-            // After a restore this node must not write before a peer has told
-            // it how many of its own changes exist: keep asking meanwhile.
-            while restored, probe.answered == 0, probe.contactable > 0, !Task.isCancelled {
-                Log.warning("node.restored_waiting_for_peers", ["node": config.node])
-                try? await Task.sleep(for: .seconds(2))
-                probe = await scheduler.probePeers()
-            }
+            _ = await scheduler.probePeers()
             let target = await replica.pendingCatchUp
             if restored || target != nil {
-                // Peers hold more of this node's changes than it does: it was
-                // restored. Its log positions are not the ones peers remember.
+                // Restored (the operator says so, or peers hold more of this
+                // node's changes than it does): its log positions are not the
+                // ones peers remember, and it takes no local write before every
+                // configured peer has answered, so no peer holding a later
+                // change of ours is missed (passive ones answer by reaching us).
                 do {
                     try await replica.startNewIncarnation()
                 } catch {
                     Log.error("node.incarnation_failed", ["error": String(describing: error)])
                 }
                 Log.warning("node.restored", ["node": config.node, "ownSeqAtPeers": target.map(String.init) ?? "unknown"])
+                await replica.waitForPeers(Set(config.peers.map(\.node)))
             }
             await replica.endStartupCheck()
-            await scheduler.run()
+            await replica.markRunning()
+            if let seed = config.demoSeed, !restored, target == nil {
+                await seedDemoRegion(seed)
+            }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.scheduler.run() }
+                group.addTask { await self.logPendingPeers() }
+            }
         }
         defer { background.cancel() }
         try await server.run()
         background.cancel()
         _ = await background.value
         Log.info("node.stopped", ["node": config.node])
+    }
+
+    /// Loads the demo region if the store is still empty and no peer holds any of this node's changes.
+    private func seedDemoRegion(_ seed: UInt64) async {
+        guard await !replica.peerHoldsOwnChanges else { return }
+        do {
+            let loaded = try await replica.withStore { store -> Bool in
+                guard store.logPosition == 0 else { return false }
+                try Self.loadDemoRegion(into: store, seed: seed)
+                return true
+            }
+            if loaded { scheduler.localChange() }
+        } catch {
+            Log.error("node.demo_failed", ["error": String(describing: error)])
+        }
+    }
+
+    /// While a restored node waits for peers to answer, says which are still pending.
+    private func logPendingPeers() async {
+        var lastLogged: Set<String> = []
+        while !Task.isCancelled {
+            let pending = await replica.pendingPeers
+            if pending.isEmpty {
+                if !lastLogged.isEmpty { Log.info("node.restored_all_peers_answered", ["node": config.node]) }
+                return
+            }
+            if pending != lastLogged {
+                Log.warning("node.restored_waiting_for_peers", ["node": config.node, "pending": pending.sorted().joined(separator: ",")])
+                lastLogged = pending
+            }
+            try? await Task.sleep(for: .seconds(2))
+        }
     }
 
     /// Stops accepting connections; requests in flight get `shutdownGrace` to finish.

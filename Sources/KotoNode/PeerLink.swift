@@ -15,6 +15,12 @@ public enum LinkState: String, Sendable {
     case refused
     /// Passive link: this node never contacts the peer.
     case passive
+    /// The peer holds another change than this node under some dot (the
+    /// detail names origin and seq): retried only at `backoffMax`, still
+    /// checking, until the heads agree again.
+    case forked
+    /// Equal version vectors but different state digests (the detail gives both).
+    case diverged
 }
 
 /// Sync with one peer: pulls (and pushes, for a peer that cannot reach this
@@ -61,15 +67,34 @@ actor PeerLink {
     }
 
     /// One round; returns how long to wait before the next.
-    private func syncRound() async -> Duration {
+    func syncRound() async -> Duration {
         do {
-            try await pullUntilCaughtUp()
+            let divergence = try await pullUntilCaughtUp()
             if peer.mode == .push { try await pushUntilCaughtUp() }
+            await replica.clearFork(peer: peer.node)
+            failures = 0
+            if let divergence {
+                if state != .diverged || detail != divergence {
+                    Log.error("sync.diverged", ["peer": peer.node, "reason": divergence])
+                }
+                state = .diverged
+                detail = divergence
+                try? await replica.recordPeerFailure(peer.node, message: divergence)
+                return config.syncInterval
+            }
             if state != .ok { Log.info("sync.link_ok", ["peer": peer.node]) }
             state = .ok
             detail = nil
-            failures = 0
             return config.syncInterval
+        } catch let fork as SyncForked {
+            if let dot = fork.dot { await replica.noteFork(dot, peer: peer.node) }
+            if state != .forked || detail != fork.message {
+                Log.error("sync.forked", ["peer": peer.node, "dot": fork.dot?.description ?? "unknown"])
+            }
+            state = .forked
+            detail = fork.message
+            try? await replica.recordPeerFailure(peer.node, message: fork.message)
+            return config.backoffMax
         } catch let refusal as SyncRefusal {
             if state != .refused || detail != refusal.message {
                 Log.warning("sync.refused", ["peer": peer.node, "reason": refusal.message])
@@ -122,6 +147,9 @@ actor PeerLink {
         guard response.status != .ok else { return }
         let error = (try? JSONValue.parse(response.body))?["error"]
         let message = error?["message"]?.stringValue ?? "no message"
+        if error?["code"]?.stringValue == "fork" {
+            throw SyncForked(message: "\(what) refused by \(peer.node): \(message)", dot: SyncForked.dot(in: message))
+        }
         if error?["code"]?.stringValue == "batch_refused" {
             // The receiver could not place this batch; the next round re-reads its state.
             throw SyncFailure(message: "\(what) refused by \(peer.node): \(message)")
@@ -132,18 +160,23 @@ actor PeerLink {
         throw SyncFailure(message: "\(what) failed at \(peer.node): HTTP \(response.status.code): \(message)")
     }
 
-    func pullUntilCaughtUp() async throws {
-        guard let client else { return }
+    /// Pulls until caught up; returns why the replicas diverged, if they
+    /// did (equal version vectors, different non-provisional digests).
+    func pullUntilCaughtUp() async throws -> String? {
+        guard let client else { return nil }
         while !Task.isCancelled {
             let local = await replica.syncState()
             let cursor = try await replica.peerCursor(peer.node)
+            let sent = replica.nowMillis
             let request = PullRequest(node: config.node, protocolVersion: SyncProtocol.version,
                                       schemaVersion: config.advertisedSchemaVersion, versionVector: local.versionVector,
-                                      since: cursor?.position ?? 0, limit: config.batchSize)
+                                      since: cursor?.position ?? 0, limit: config.batchSize,
+                                      heads: await replica.chainHeads, clock: sent)
             let started = ContinuousClock.now
             let response = try await client.send(.post, "\(url)/v1/sync/pull", headers: headers(json: true),
                                                  body: request.json.serializedBytes)
             let fetched = ContinuousClock.now
+            let received = replica.nowMillis
             try check(response, "pull")
             let batch: ChangeBatch
             do {
@@ -151,8 +184,17 @@ actor PeerLink {
             } catch {
                 throw SyncFailure(message: "pull from \(peer.node): \(error)")
             }
-            let peerLogEnd = response.headers[SyncProtocol.Header.logPosition].flatMap(UInt64.init) ?? batch.nextPosition
+            await replica.notePeerAnswered(peer.node)
+            await replica.noteClock(peer: peer.node, peerMillis: batch.senderClockMillis, sent: sent, received: received)
+            guard let peerLogEnd = response.headers[SyncProtocol.Header.logPosition].flatMap(UInt64.init) else {
+                throw SyncFailure(message: "pull from \(peer.node): the answer lacks \(SyncProtocol.Header.logPosition)")
+            }
+            guard batch.nextPosition <= peerLogEnd else {
+                throw SyncRefusal(message: "pull from \(peer.node) refused (invalid_position): batch nextPosition \(batch.nextPosition) "
+                                  + "is past the peer's log end \(peerLogEnd); nothing was applied")
+            }
             if let held = response.headers[SyncProtocol.Header.yourSeq].flatMap(UInt64.init) {
+                await replica.notePeerHoldsAny(held)
                 await replica.notePeerHolds(ownSeq: held)
             }
             if let known = cursor?.incarnation, known != batch.incarnation, request.since > 0 {
@@ -161,12 +203,20 @@ actor PeerLink {
                 try await replica.resetPeerCursor(peer.node, incarnation: batch.incarnation)
                 continue
             }
+            if let dot = try await replica.forks(comparedWith: batch.heads).first {
+                throw SyncForked(message: "fork at \(dot): \(peer.node) holds another change under \(dot) than \(config.node) does",
+                                 dot: dot)
+            }
             let result: ApplyResult
             do {
                 result = try await replica.apply(batch, from: peer.node)
             } catch let error as ReplicaStoreError {
                 if case .batchRefused(let reason) = error {
                     throw SyncRefusal(message: "batch from \(peer.node) refused: \(reason)")
+                }
+                if case .forked(let dot) = error {
+                    throw SyncForked(message: "fork at \(dot): \(peer.node) sent another change under \(dot) than \(config.node) holds",
+                                     dot: dot)
                 }
                 throw error
             }
@@ -177,8 +227,21 @@ actor PeerLink {
                                          "applyMs": Self.milliseconds(ContinuousClock.now - fetched)])
                 onApplied(peer.node)
             }
-            if batch.changes.isEmpty || batch.nextPosition >= peerLogEnd { return }
+            if batch.changes.isEmpty || batch.nextPosition >= peerLogEnd {
+                return await divergence(from: batch)
+            }
         }
+        return nil
+    }
+
+    /// Equal version vectors must mean equal digests, unless either is provisional.
+    private func divergence(from batch: ChangeBatch) async -> String? {
+        let local = await replica.syncState()
+        let (digest, provisional) = await replica.digest
+        guard local.versionVector == batch.senderVersionVector, !provisional, !batch.digestProvisional,
+              digest != batch.stateDigest else { return nil }
+        return "diverged from \(peer.node) at equal version vectors: state digest \(digest.hex.prefix(12)) here, "
+            + "\(batch.stateDigest.hex.prefix(12)) at \(peer.node)"
     }
 
     func pushUntilCaughtUp() async throws {
@@ -196,19 +259,29 @@ actor PeerLink {
             guard let json = try? JSONValue.parse(response.body), let state = PeerState.parse(json) else {
                 throw SyncFailure(message: "push to \(peer.node): malformed answer")
             }
+            if let dot = try await replica.forks(comparedWith: state.heads).first {
+                throw SyncForked(message: "fork at \(dot): \(peer.node) holds another change under \(dot) than \(config.node) does", dot: dot)
+            }
             remote = state
             if batch.nextPosition >= local.logPosition { return }
         }
     }
 
     private func fetchState(_ client: AsyncHTTPClient, timeout: Duration? = nil) async throws -> PeerState {
+        let sent = replica.nowMillis
         let response = try await client.send(.get, "\(url)/v1/sync/state?node=\(config.node)", headers: headers(json: true),
                                              timeout: timeout)
         try check(response, "state")
         guard let json = try? JSONValue.parse(response.body), let state = PeerState.parse(json) else {
             throw SyncFailure(message: "state of \(peer.node): malformed answer")
         }
+        await replica.notePeerAnswered(peer.node)
+        await replica.noteClock(peer: peer.node, peerMillis: state.clock, sent: sent, received: replica.nowMillis)
+        await replica.notePeerHoldsAny(state.versionVector[config.node])
         await replica.notePeerHolds(ownSeq: state.versionVector[config.node])
+        if let dot = try await replica.forks(comparedWith: state.heads).first {
+            throw SyncForked(message: "fork at \(dot): \(peer.node) holds another change under \(dot) than \(config.node) does", dot: dot)
+        }
         return state
     }
 
@@ -216,6 +289,24 @@ actor PeerLink {
     func probeState() async -> PeerState? {
         guard let client else { return nil }
         return try? await fetchState(client, timeout: min(config.requestTimeout, .seconds(5)))
+    }
+}
+
+/// The peer's chain and this node's disagree at `dot`.
+struct SyncForked: Error, CustomStringConvertible {
+    let message: String
+    let dot: Dot?
+    var description: String { message }
+
+    /// The dot of a "fork at <origin>:<seq>: …" message.
+    static func dot(in message: String) -> Dot? {
+        guard let range = message.range(of: "fork at ") else { return nil }
+        let rest = message[range.upperBound...]
+        let text = rest.prefix { $0 != " " }.trimmingCharacters(in: CharacterSet(charactersIn: ":,"))
+        guard let colon = text.lastIndex(of: ":"), let seq = UInt64(text[text.index(after: colon)...]) else { return nil }
+        let origin = String(text[..<colon])
+        guard NodeID.isValid(origin) else { return nil }
+        return Dot(origin: origin, seq: seq)
     }
 }
 

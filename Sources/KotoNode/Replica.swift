@@ -15,7 +15,12 @@ public actor Replica {
     public init(store: ReplicaStore) {
         self.store = store
         nodeID = store.nodeID
+        wallClock = store.options.now
     }
+
+    private nonisolated let wallClock: @Sendable () -> UInt64
+    /// The store's wall clock (Unix ms): the one local writes are stamped with.
+    public nonisolated var nowMillis: UInt64 { wallClock() }
 
     /// Runs `body` with the store, on the actor.
     public func withStore<T: Sendable>(_ body: (ReplicaStore) throws -> T) throws -> T {
@@ -29,15 +34,117 @@ public actor Replica {
     private var startupCheckPending = false
 
     public func beginStartupCheck() { startupCheckPending = true }
-    /// False while the startup check runs or the node is catching up.
-    public var acceptsWrites: Bool { !startupCheckPending && pendingCatchUp == nil }
+    /// False while the startup check runs, the node is catching up, waits
+    /// for peers after a restore, its own chain forked or its clock is off.
+    public var acceptsWrites: Bool {
+        !startupCheckPending && pendingCatchUp == nil && pendingPeers.isEmpty && store.ownFork == nil && clockSkew == nil
+    }
     public func endStartupCheck() { startupCheckPending = false }
+
+    /// The configured peers that have not answered yet while this node
+    /// waits for every one of them (after a restore): local writes wait too.
+    public private(set) var pendingPeers: Set<String> = []
+    private var answered: Set<String> = []
+
+    /// Local writes wait until each of `peers` has answered (probe, pull or push).
+    public func waitForPeers(_ peers: Set<String>) {
+        pendingPeers = peers.subtracting(answered)
+    }
+
+    /// `peer` answered a probe or exchanged a batch with this node.
+    public func notePeerAnswered(_ peer: String) {
+        answered.insert(peer)
+        pendingPeers.remove(peer)
+    }
+
+    /// True once the startup check is over: a restore noticed afterwards starts a new incarnation at once.
+    private var running = false
+    public func markRunning() { running = true }
 
     /// A peer holds `seq` of this node's own changes; if that is more than
     /// this store has, local writes are refused until it has pulled them back.
+    /// Noticed after start-up, the restore starts a new log incarnation at once.
     public func notePeerHolds(ownSeq seq: UInt64) {
         guard seq > store.seq else { return }
+        let first = catchUpTarget == nil
         catchUpTarget = max(catchUpTarget ?? 0, seq)
+        if running, first {
+            do {
+                try store.startNewIncarnation()
+                Log.warning("node.restored", ["node": nodeID, "ownSeqAtPeers": String(seq), "noticed": "while running"])
+            } catch {
+                Log.error("node.incarnation_failed", ["error": String(describing: error)])
+            }
+        }
+    }
+
+    /// Whether any peer reported holding any of this node's own changes.
+    public private(set) var peerHoldsOwnChanges = false
+    public func notePeerHoldsAny(_ seq: UInt64) { if seq > 0 { peerHoldsOwnChanges = true } }
+
+    // MARK: Forks
+
+    /// Peers whose chain heads disagree with this node's: the dot where they differ.
+    public private(set) var peerForks: [String: Dot] = [:]
+
+    /// `peer` holds another change under `dot` than this node does. When the
+    /// dot is this node's own, its history forked: local writes stop until repaired.
+    public func noteFork(_ dot: Dot, peer: String) {
+        if peerForks[peer] != dot {
+            Log.error("sync.fork", ["peer": peer, "dot": dot.description])
+        }
+        peerForks[peer] = dot
+        if dot.origin == nodeID, store.ownFork == nil {
+            do {
+                try store.recordOwnFork("fork at \(dot) (seen by \(peer))")
+            } catch {
+                Log.error("node.own_fork_not_recorded", ["error": String(describing: error)])
+            }
+        }
+    }
+
+    /// `peer`'s heads agree with this node's again.
+    public func clearFork(peer: String) { peerForks[peer] = nil }
+
+    /// The forks between this node and `heads` (a peer's chain heads).
+    public func forks(comparedWith heads: [String: ChainHead]) throws -> [Dot] {
+        try store.forks(comparedWith: heads)
+    }
+
+    public var ownFork: String? { store.ownFork }
+
+    // MARK: Clock check against peers
+
+    private struct ClockSample { let offsetMillis: Int64; let atMillis: UInt64 }
+    private var clockSamples: [String: ClockSample] = [:]
+    static let clockSampleWindowMillis: UInt64 = 10 * 60 * 1000
+
+    /// A peer's wall clock as an answer (or request) carried it; `sent` and
+    /// `received` are this node's clock around the exchange (equal for a request).
+    public func noteClock(peer: String, peerMillis: UInt64, sent: UInt64, received: UInt64) {
+        guard peerMillis > 0 else { return }
+        let midpoint = sent / 2 + received / 2 + (sent % 2 + received % 2) / 2
+        clockSamples[peer] = ClockSample(offsetMillis: Int64(bitPattern: peerMillis &- midpoint), atMillis: received)
+    }
+
+    /// Median of the recent peer clock offsets (peer − this node), and how many peers, if any.
+    public var peerClockOffset: (millis: Int64, peers: Int)? {
+        let now = nowMillis
+        let recent = clockSamples.values.filter { now < $0.atMillis || now - $0.atMillis <= Self.clockSampleWindowMillis }
+            .map(\.offsetMillis).sorted()
+        guard !recent.isEmpty else { return nil }
+        let middle = recent.count / 2
+        let median = recent.count % 2 == 1 ? recent[middle] : (recent[middle - 1] / 2 + recent[middle] / 2)
+        return (median, recent.count)
+    }
+
+    /// Set while this node's clock is further than the HLC bound from the median of its peers'.
+    public var clockSkew: ClockSkew? {
+        guard let (offset, peers) = peerClockOffset else { return nil }
+        let bound = store.options.maxClockAheadMillis
+        guard offset.magnitude > bound else { return nil }
+        // offset = peers − this node: negative means this node runs ahead.
+        return ClockSkew(aheadMillis: -offset, peers: peers, boundMillis: bound)
     }
 
     /// After a restore from backup: new log incarnation, so peers re-read this log from 0.
@@ -67,6 +174,10 @@ public actor Replica {
         if startupCheckPending {
             throw CatchUpRequired(ownSeq: store.seq, target: nil)
         }
+        if !pendingPeers.isEmpty {
+            throw CatchUpRequired(ownSeq: store.seq, target: nil, waitingFor: pendingPeers.sorted())
+        }
+        if let skew = clockSkew { throw skew }
         switch write {
         case .create(let fields, let id): return try store.create(kind, id: id, fields: fields)
         case .update(let fields): return try store.update(kind, id: id, fields: fields)
@@ -81,6 +192,10 @@ public actor Replica {
     public func apply(_ batch: ChangeBatch, from peer: String) throws -> ApplyResult {
         try store.apply(batch, from: peer)
     }
+
+    /// What the status and divergence check compare.
+    public var digest: (digest: StateDigest, provisional: Bool) { (store.stateDigest, store.stateDigestProvisional) }
+    public var chainHeads: [String: ChainHead] { store.chainHeads }
 
     public func readLog(after position: UInt64, notCoveredBy vector: VersionVector, limit: Int) throws -> ChangeBatch {
         try store.readLog(after: position, notCoveredBy: vector, limit: limit)
@@ -119,8 +234,19 @@ public struct CatchUpRequired: Error, Sendable, CustomStringConvertible {
     public let ownSeq: UInt64
     /// Nil while the startup check with the peers is still running.
     public let target: UInt64?
+    /// After a restore: the configured peers that have not answered yet.
+    public var waitingFor: [String] = []
+
+    public init(ownSeq: UInt64, target: UInt64?, waitingFor: [String] = []) {
+        self.ownSeq = ownSeq
+        self.target = target
+        self.waitingFor = waitingFor
+    }
 
     public var description: String {
+        if target == nil, !waitingFor.isEmpty {
+            return "this node was restored from a backup and waits until every configured peer has answered (still pending: \(waitingFor.joined(separator: ", "))); local writes resume then"
+        }
         guard let target else {
             return "this node is starting and asking its peers whether it was restored from a backup; local writes resume in a few seconds"
         }
@@ -141,5 +267,20 @@ public actor ReplicaReader {
 
     public func withView<T: Sendable>(_ body: (MergedView) throws -> T) throws -> T {
         try body(replica.view)
+    }
+}
+
+/// Local writes are refused while this node's clock is further than the HLC
+/// bound from the median of its peers' clocks.
+public struct ClockSkew: Error, Sendable, CustomStringConvertible {
+    /// How far this node's clock runs ahead of the peers' median (negative: behind).
+    public let aheadMillis: Int64
+    public let peers: Int
+    public let boundMillis: UInt64
+
+    public var description: String {
+        let seconds = Double(aheadMillis.magnitude) / 1000
+        return "this node's clock is \(Int(seconds.rounded())) s \(aheadMillis > 0 ? "ahead of" : "behind") the median of its \(peers) peer\(peers == 1 ? "" : "s"), "
+            + "further than the HLC bound of \(boundMillis / 1000) s; local writes resume when the clock is fixed"
     }
 }

@@ -58,18 +58,31 @@ struct SyncAPI: Sendable {
         } catch {
             throw HTTPError.badRequest("request body is not JSON: \(error.description)", code: "invalid_json")
         }
+        // A peer speaking another protocol gets the clear 409, not a 400 about fields its version lacks.
+        if let node = json["node"]?.stringValue, NodeID.isValid(node), let version = json["protocol"]?.int64Value,
+           version != SyncProtocol.version {
+            _ = try authenticatedPeer(caller, claims: node)
+            try await checkVersions(peer: node, protocolVersion: Int(version), schemaVersion: json["schema"]?.int64Value.map { Int($0) })
+        }
         let pull: PullRequest
         switch PullRequest.parse(json) {
         case .success(let parsed): pull = parsed
         case .failure(let problem):
             return APIResponse.error(.badRequest, code: "invalid_request", message: problem.description, problems: [problem])
         }
-        _ = try authenticatedPeer(caller, claims: pull.node)
-        try await checkVersions(peer: pull.node, protocolVersion: pull.protocolVersion, schemaVersion: pull.schemaVersion)
+        let peer = try authenticatedPeer(caller, claims: pull.node)
+        try await checkVersions(peer: peer, protocolVersion: pull.protocolVersion, schemaVersion: pull.schemaVersion)
+        if let refusal = strangers(pull.heads, field: "heads") ?? strangers(pull.versionVector.entries, field: "versionVector") {
+            return refusal
+        }
+        let now = replica.nowMillis
+        await replica.noteClock(peer: peer, peerMillis: pull.clock, sent: now, received: now)
+        try await checkForks(pull.heads, peer: peer, what: "pull")
         let (batch, logPosition, yourSeq) = try await replica.withStore { store in
             (try store.readLog(after: pull.since, notCoveredBy: pull.versionVector, limit: pull.limit), store.logPosition,
              store.versionVector[pull.node])
         }
+        await replica.notePeerAnswered(peer)
         // A passive peer has no link of ours to show its health: its pulls do.
         if config.peers.contains(where: { $0.node == pull.node && $0.mode == .passive }) {
             try await replica.withStore { try $0.recordPeerContact(pull.node) }
@@ -82,6 +95,31 @@ struct SyncAPI: Sendable {
         ], body: WireFormat.encode(batch))
     }
 
+    /// 403 naming `field` when a version vector or heads name a node that is not a member.
+    private func strangers<V>(_ entries: [String: V], field: String) -> HTTPResponse? {
+        guard let stranger = entries.keys.sorted().first(where: { !manifest.isMember($0) }) else { return nil }
+        return APIResponse.error(.forbidden, code: "not_a_member",
+                                 message: "\(field) names \(stranger), which is not a member of region \(manifest.region)",
+                                 problems: [FieldProblem(field: field, reason: "names \(stranger), which is not a member of the region")])
+    }
+
+    /// 409 `fork` when `heads` (the peer's) disagree with this node's chain
+    /// at some dot; the fork is recorded against the peer (and as this
+    /// node's own when the dot is ours). Agreeing heads clear an earlier fork.
+    private func checkForks(_ heads: [String: ChainHead], peer: String, what: String) async throws {
+        let forks = try await replica.forks(comparedWith: heads)
+        guard let dot = forks.first else {
+            await replica.clearFork(peer: peer)
+            return
+        }
+        await replica.noteFork(dot, peer: peer)
+        let message = "fork at \(dot): \(peer) holds another change under \(dot) than \(config.node) does"
+            + (forks.count > 1 ? " (and \(forks.count - 1) more)" : "")
+        try? await replica.recordPeerFailure(peer, message: message)
+        Log.warning("sync.\(what)_forked", ["peer": peer, "dot": dot.description])
+        throw HTTPError(.conflict, code: "fork", message: message)
+    }
+
     func push(_ request: HTTPRequest, caller: Caller) async throws -> HTTPResponse {
         let peer = try authenticatedPeer(caller, claims: try peerNode(request))
         try await checkVersions(peer: peer, protocolVersion: request.headers[SyncProtocol.Header.protocolVersion].flatMap { Int($0) },
@@ -92,23 +130,45 @@ struct SyncAPI: Sendable {
         } catch {
             throw HTTPError.badRequest(error.description, code: "invalid_batch")
         }
+        guard let senderLogEnd = request.headers[SyncProtocol.Header.logPosition].flatMap({ UInt64($0) }) else {
+            throw HTTPError.badRequest("header \(SyncProtocol.Header.logPosition) must give the sender's log end", code: "invalid_header")
+        }
+        // Positions are checked: a push may not move the cursor past the
+        // sender's log end, nor backwards within one incarnation.
+        if batch.nextPosition > senderLogEnd {
+            try await refusePosition(peer, "batch nextPosition \(batch.nextPosition) is past the sender's log end \(senderLogEnd)")
+        }
+        if let cursor = try await replica.peerCursor(peer), cursor.incarnation == batch.incarnation,
+           batch.nextPosition < cursor.position {
+            try await refusePosition(peer, "batch nextPosition \(batch.nextPosition) is before the cursor \(cursor.position) in the same incarnation")
+        }
+        if let refusal = strangers(batch.heads, field: "heads") { return refusal }
+        let received = replica.nowMillis
+        await replica.noteClock(peer: peer, peerMillis: batch.senderClockMillis, sent: received, received: received)
+        try await checkForks(batch.heads, peer: peer, what: "push")
         let result: ApplyResult
         do {
             result = try await replica.apply(batch, from: peer)
         } catch let error as ReplicaStoreError {
+            if case .forked(let dot) = error { await replica.noteFork(dot, peer: peer) }
             // Shown on this side too: a peer with a wrong clock must not go unnoticed here.
             try? await replica.recordPeerFailure(peer, message: error.description)
             Log.warning("sync.push_refused", ["peer": peer, "reason": error.description])
             throw error
         }
-        if let position = request.headers[SyncProtocol.Header.logPosition].flatMap({ UInt64($0) }) {
-            try await replica.recordPeerLogPosition(peer, position: position)
-        }
+        await replica.notePeerAnswered(peer)
+        try await replica.recordPeerLogPosition(peer, position: senderLogEnd)
         if result.applied > 0 {
             Log.info("sync.pushed_in", ["peer": peer, "applied": String(result.applied), "skipped": String(result.skipped)])
             scheduler.changesArrived(from: peer)
         }
         return APIResponse.json(try await state(for: peer).json)
+    }
+
+    private func refusePosition(_ peer: String, _ reason: String) async throws -> Never {
+        Log.warning("sync.invalid_position", ["peer": peer, "reason": reason])
+        try? await replica.recordPeerFailure(peer, message: "push refused: \(reason)")
+        throw HTTPError.badRequest("push refused: \(reason); nothing was applied", code: "invalid_position")
     }
 
     func notify(_ request: HTTPRequest, caller: Caller) async throws -> HTTPResponse {
@@ -125,7 +185,9 @@ struct SyncAPI: Sendable {
             return APIResponse.error(.badRequest, code: "invalid_query", message: "query parameter node must name the asking node",
                                      problems: [FieldProblem(field: "node", reason: "must be a valid node id")])
         }
-        return APIResponse.json(try await state(for: try authenticatedPeer(caller, claims: node)).json)
+        let peer = try authenticatedPeer(caller, claims: node)
+        await replica.notePeerAnswered(peer)
+        return APIResponse.json(try await state(for: peer).json)
     }
 
     private func state(for peer: String) async throws -> PeerState {
@@ -133,6 +195,7 @@ struct SyncAPI: Sendable {
         let cursor = try await replica.peerCursor(peer)
         return PeerState(node: config.node, protocolVersion: SyncProtocol.version, schemaVersion: config.advertisedSchemaVersion,
                          versionVector: local.versionVector, logPosition: local.logPosition, incarnation: local.incarnation,
-                         cursorPosition: cursor?.position ?? 0, cursorIncarnation: cursor?.incarnation)
+                         cursorPosition: cursor?.position ?? 0, cursorIncarnation: cursor?.incarnation,
+                         heads: await replica.chainHeads, clock: replica.nowMillis)
     }
 }

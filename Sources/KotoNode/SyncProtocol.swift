@@ -4,7 +4,7 @@ public import KotoCore
 /// travel in the binary wire format; the small metadata around them as JSON.
 public enum SyncProtocol {
     /// Bumped when the message shapes change; peers with another version are refused (409).
-    public static let version = 1
+    public static let version = 2
     public static let batchContentType = "application/x-kotosync-batch"
 
     /// Headers carried with batches.
@@ -32,6 +32,32 @@ public enum SyncProtocol {
         }
         return VersionVector(entries)
     }
+
+    /// `{origin: {"seq": n, "hash": "<64 hex>"}}`.
+    public static func json(_ heads: [String: ChainHead]) -> JSONValue {
+        .object(heads.sorted { $0.key < $1.key }.map { origin, head in
+            (origin, .object([("seq", .number(Double(head.seq))), ("hash", .string(hexString(head.hash)))]))
+        })
+    }
+
+    /// Strict: every origin a valid node id, every seq a positive integer, every hash 64 hex digits.
+    public static func heads(_ json: JSONValue?) -> [String: ChainHead]? {
+        guard let members = json?.objectMembers else { return nil }
+        var heads: [String: ChainHead] = [:]
+        for (origin, value) in members {
+            guard NodeID.isValid(origin), heads[origin] == nil, let fields = value.objectMembers, fields.count == 2,
+                  let seq = value["seq"]?.int64Value, seq > 0, let hex = value["hash"]?.stringValue, hex.utf8.count == 64,
+                  let hash = bytes(fromHex: hex), hash.count == 32 else { return nil }
+            heads[origin] = ChainHead(seq: UInt64(seq), hash: hash)
+        }
+        return heads
+    }
+
+    /// Unix milliseconds: a non-negative integer.
+    public static func clock(_ json: JSONValue?) -> UInt64? {
+        guard let value = json?.int64Value, value >= 0 else { return nil }
+        return UInt64(value)
+    }
 }
 
 /// `POST /v1/sync/pull`: what the puller holds and where it stopped in the peer's log.
@@ -42,20 +68,28 @@ public struct PullRequest: Sendable, Equatable {
     public var versionVector: VersionVector
     public var since: UInt64
     public var limit: Int
+    /// The puller's chain head per origin it holds, so the peer sees a fork.
+    public var heads: [String: ChainHead]
+    /// The puller's wall clock (Unix ms) when it sent the request.
+    public var clock: UInt64
 
-    public init(node: String, protocolVersion: Int, schemaVersion: Int, versionVector: VersionVector, since: UInt64, limit: Int) {
+    public init(node: String, protocolVersion: Int, schemaVersion: Int, versionVector: VersionVector, since: UInt64, limit: Int,
+                heads: [String: ChainHead] = [:], clock: UInt64 = 0) {
         self.node = node
         self.protocolVersion = protocolVersion
         self.schemaVersion = schemaVersion
         self.versionVector = versionVector
         self.since = since
         self.limit = limit
+        self.heads = heads
+        self.clock = clock
     }
 
     public var json: JSONValue {
         .object([
             ("node", .string(node)), ("protocol", .number(Double(protocolVersion))), ("schema", .number(Double(schemaVersion))),
             ("versionVector", SyncProtocol.json(versionVector)), ("since", .number(Double(since))), ("limit", .number(Double(limit))),
+            ("heads", SyncProtocol.json(heads)), ("clock", .number(Double(clock))),
         ])
     }
 
@@ -79,8 +113,14 @@ public struct PullRequest: Sendable, Equatable {
         guard let limit = json["limit"]?.int64Value, (1...100_000).contains(limit) else {
             return .failure(FieldProblem(field: "limit", reason: "must be an integer from 1 to 100000"))
         }
+        guard let heads = SyncProtocol.heads(json["heads"]) else {
+            return .failure(FieldProblem(field: "heads", reason: "must map node ids to {\"seq\": positive integer, \"hash\": 64 hex digits}"))
+        }
+        guard let clock = SyncProtocol.clock(json["clock"]) else {
+            return .failure(FieldProblem(field: "clock", reason: "must be the puller's wall clock in Unix milliseconds"))
+        }
         return .success(PullRequest(node: node, protocolVersion: Int(protocolVersion), schemaVersion: Int(schemaVersion),
-                                    versionVector: vector, since: UInt64(since), limit: Int(limit)))
+                                    versionVector: vector, since: UInt64(since), limit: Int(limit), heads: heads, clock: clock))
     }
 }
 
@@ -96,6 +136,9 @@ public struct PeerState: Sendable, Equatable {
     /// This node's position in the asker's log, and the incarnation it belongs to.
     public var cursorPosition: UInt64
     public var cursorIncarnation: String?
+    /// The node's chain heads (so a pusher sees a fork) and its wall clock (Unix ms).
+    public var heads: [String: ChainHead] = [:]
+    public var clock: UInt64 = 0
 
     public var json: JSONValue {
         .object([
@@ -104,6 +147,7 @@ public struct PeerState: Sendable, Equatable {
             ("incarnation", .string(incarnation)),
             ("cursor", .object([("position", .number(Double(cursorPosition))),
                                 ("incarnation", cursorIncarnation.map(JSONValue.string) ?? .null)])),
+            ("heads", SyncProtocol.json(heads)), ("clock", .number(Double(clock))),
         ])
     }
 
@@ -111,9 +155,10 @@ public struct PeerState: Sendable, Equatable {
         guard let node = json["node"]?.stringValue, let protocolVersion = json["protocol"]?.int64Value,
               let schemaVersion = json["schema"]?.int64Value, let vector = SyncProtocol.versionVector(json["versionVector"]),
               let logPosition = json["logPosition"]?.int64Value, logPosition >= 0, let incarnation = json["incarnation"]?.stringValue,
-              let cursor = json["cursor"], let position = cursor["position"]?.int64Value, position >= 0 else { return nil }
+              let cursor = json["cursor"], let position = cursor["position"]?.int64Value, position >= 0,
+              let heads = SyncProtocol.heads(json["heads"]), let clock = SyncProtocol.clock(json["clock"]) else { return nil }
         return PeerState(node: node, protocolVersion: Int(protocolVersion), schemaVersion: Int(schemaVersion), versionVector: vector,
                          logPosition: UInt64(logPosition), incarnation: incarnation, cursorPosition: UInt64(position),
-                         cursorIncarnation: cursor["incarnation"]?.stringValue)
+                         cursorIncarnation: cursor["incarnation"]?.stringValue, heads: heads, clock: clock)
     }
 }

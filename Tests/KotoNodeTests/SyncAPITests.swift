@@ -105,7 +105,11 @@ import Testing
         #expect(response.headers[SyncProtocol.Header.logPosition] == "3")
         #expect(response.headers[SyncProtocol.Header.node] == "jakobstad")
         let batch = try WireFormat.decode(response.body)
-        #expect(batch == expected)
+        // Everything but the sender's clock, read anew for each batch.
+        #expect(batch.changes == expected.changes)
+        #expect(batch.heads == expected.heads)
+        #expect(batch.stateDigest == expected.stateDigest)
+        #expect(batch.senderClockMillis >= expected.senderClockMillis)
         #expect(batch.changes.count == 3)
         #expect(batch.changes.map(\.dot) == (1...3).map { Dot(origin: "jakobstad", seq: $0) })
         #expect(batch.incarnation == incarnation)

@@ -180,8 +180,9 @@ final class TestNode {
     var nodeID: String { config.node }
 
     /// `separateReader`: queries use a second connection, as `Node` sets it up.
+    /// `clockAhead`: how far this node's wall clock (its store's `now`) runs ahead of the real one.
     init(node: String = "jakobstad", peers: [PeerConfig] = TestNode.defaultPeers, separateReader: Bool = false,
-         configure: (inout NodeConfig) -> Void = { _ in }) throws {
+         clockAhead: Duration = .zero, configure: (inout NodeConfig) -> Void = { _ in }) throws {
         Log.isEnabled = false
         directory = try TemporaryDirectory()
         var config = NodeConfig(node: node, dataDirectory: directory.path("data"), secretsFile: directory.path("secrets.json"),
@@ -196,6 +197,9 @@ final class TestNode {
         options.synchronous = config.synchronous
         manifest = TestRegion.shared.manifest
         options.registry = manifest.registry
+        options.maxClockAheadMillis = UInt64(config.maxClockAhead.components.seconds * 1000)
+        let aheadMillis = Int64(clockAhead.components.seconds * 1000)
+        options.now = { UInt64(Int64(Date().timeIntervalSince1970 * 1000) + aheadMillis) }
         let store = try ReplicaStore(path: config.databasePath, nodeID: node, identity: TestRegion.identity(node), options: options)
         replica = Replica(store: store)
         let secrets = testSecrets(for: node)
@@ -244,14 +248,17 @@ final class TestNode {
     }
 
     /// A valid pull request body for `peer`.
+    /// `heads` default to none; `clock` 0 is not taken as a clock sample.
     func pullBody(peer: String = "larsmo", vector: VersionVector = VersionVector(), since: UInt64 = 0, limit: Int = 1000,
-                  protocolVersion: Int = SyncProtocol.version, schemaVersion: Int? = nil) -> String {
+                  protocolVersion: Int = SyncProtocol.version, schemaVersion: Int? = nil, heads: [String: ChainHead] = [:],
+                  clock: UInt64 = 0) -> String {
         PullRequest(node: peer, protocolVersion: protocolVersion, schemaVersion: schemaVersion ?? config.advertisedSchemaVersion,
-                    versionVector: vector, since: since, limit: limit).json.serialized
+                    versionVector: vector, since: since, limit: limit, heads: heads, clock: clock).json.serialized
     }
 
-    /// The headers a peer sends with a pushed batch.
-    func pushHeaders(peer: String, logPosition: UInt64? = nil) -> HTTPHeaders {
+    /// The headers a peer sends with a pushed batch. The log end the sender
+    /// reports defaults to one past every test batch; nil leaves the header out.
+    func pushHeaders(peer: String, logPosition: UInt64? = 1_000) -> HTTPHeaders {
         var headers: HTTPHeaders = [
             "Content-Type": SyncProtocol.batchContentType,
             SyncProtocol.Header.node: peer,
@@ -274,7 +281,8 @@ final class TestNode {
     func pull(into store: ReplicaStore, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let since = try store.peerCursor(nodeID)?.position ?? 0
         let response = try await send(.post, "/v1/sync/pull", as: .peerOf(store.nodeID),
-                                      json: pullBody(peer: store.nodeID, vector: store.versionVector, since: since),
+                                      json: pullBody(peer: store.nodeID, vector: store.versionVector, since: since,
+                                                     heads: store.chainHeads),
                                       headers: [SyncProtocol.Header.node: store.nodeID])
         try #require(response.status == .ok, "pull answered \(response.status.code)", sourceLocation: sourceLocation)
         try store.apply(try WireFormat.decode(response.body), from: nodeID)
@@ -287,6 +295,7 @@ final class PeerStore {
     let store: ReplicaStore
 
     /// `clockAhead`: how far this store's wall clock runs ahead of the real one.
+    /// Stores of one node share its key: two of them make a fork.
     init(node: String, clockAhead: Duration = .zero) throws {
         directory = try TemporaryDirectory()
         var options = StoreOptions()
@@ -358,5 +367,49 @@ enum SampleJSON {
         """
         {"type":"service_enrolment","clientId":"\(client.lowercased)","serviceId":"\(service.lowercased)","status":"proposed"}
         """
+    }
+}
+
+// MARK: - A fake peer
+
+/// An HTTP server standing in for a peer: `answer` builds the response to
+/// every request, so tests can send a puller what no honest node would.
+final class FakePeer: Sendable {
+    let server: HTTPServer
+    private let running: Task<Void, any Error>
+    var url: String { "http://127.0.0.1:\(server.port)" }
+
+    init(answer: @escaping @Sendable (HTTPRequest) async -> HTTPResponse) throws {
+        var router = Router()
+        router.post("/v1/sync/pull") { request in await answer(request) }
+        router.post("/v1/sync/push") { request in await answer(request) }
+        router.get("/v1/sync/state") { request in await answer(request) }
+        server = try HTTPServer(host: "127.0.0.1", port: 0, router: router)
+        let server = server
+        running = Task { try await server.run() }
+    }
+
+    /// A pull answer carrying `batch`, claiming `logPosition` as the log end.
+    static func pullAnswer(_ batch: ChangeBatch, logPosition: UInt64, node: String = "larsmo") -> HTTPResponse {
+        HTTPResponse(status: .ok, headers: ["Content-Type": SyncProtocol.batchContentType,
+                                            SyncProtocol.Header.logPosition: String(logPosition),
+                                            SyncProtocol.Header.node: node, SyncProtocol.Header.yourSeq: "0"],
+                     body: WireFormat.encode(batch))
+    }
+
+    func stop() async {
+        server.shutdown(gracePeriod: .milliseconds(100))
+        _ = try? await running.value
+    }
+}
+
+extension TestNode {
+    /// A pull link of this node to `fake`, named as `peer`.
+    func link(to fake: FakePeer, peer: String = "larsmo") throws -> PeerLink {
+        var config = config
+        config.connectTimeout = .seconds(2)
+        config.requestTimeout = .seconds(5)
+        return try PeerLink(peer: PeerConfig(node: peer, url: fake.url, mode: .pull), config: config, replica: replica,
+                            secrets: testSecrets(for: nodeID), onApplied: { _ in })
     }
 }
