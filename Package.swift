@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "KotoHTTPTests", dependencies: ["KotoHTTP"], swiftSettings: strict),
         .testTarget(name: "KotoSeedTests", dependencies: ["KotoSeed", "KotoCore"], swiftSettings: strict),
         .testTarget(name: "KotoNodeTests", dependencies: ["KotoNode", "KotoStore", "KotoHTTP", "KotoCore"], swiftSettings: strict),
-        .testTarget(name: "RegionTests", dependencies: ["KotoHTTP", "KotoCore"], swiftSettings: strict),
+        .testTarget(name: "RegionTests", dependencies: ["KotoHTTP", "KotoCore", "KotoCrypto"], swiftSettings: strict),
         .testTarget(name: "KotoCryptoTests", dependencies: ["KotoCrypto"], swiftSettings: strict),
     ]
 )

@@ -77,7 +77,7 @@ public enum ForkRepair {
             for peer in config.peers where peer.mode != .passive {
                 let link = try PeerLink(peer: peer, config: config, replica: replica, secrets: secrets) { _ in }
                 do {
-                    try await link.pullUntilCaughtUp()
+                    _ = try await link.pullUntilCaughtUp()
                     report.peersAnswered.append(peer.node)
                 } catch {
                     unreachable.append("\(peer.node) (\(PeerLink.describe(error)))")

@@ -168,6 +168,8 @@ public actor Replica {
 
     /// A local write; refused with `CatchUpRequired` while the node is catching up.
     public func write(_ kind: RecordKind, id: UUID, _ write: Write) throws -> Change {
+        // A forked history outranks catching up: only a repair mends it.
+        if let fork = store.ownFork { throw ReplicaStoreError.ownChainForked(fork) }
         if let target = pendingCatchUp {
             throw CatchUpRequired(ownSeq: store.seq, target: target)
         }

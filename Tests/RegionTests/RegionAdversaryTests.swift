@@ -1,5 +1,6 @@
 import Foundation
 import KotoCore
+import KotoCrypto
 import KotoHTTP
 import Testing
 
@@ -21,30 +22,44 @@ extension Region {
             return APIResult(status: response.status.code, body: response.body, headers: response.headers)
         }
 
-        /// A change forged as larsmo's next dot: an unknown chain link and a signature made with no larsmo key.
-        static func forgedLarsmoBatch(nextSeq: UInt64) -> ChangeBatch {
+        /// A change forged as larsmo's next dot. The attacker knows larsmo's
+        /// chain head (every sync answer carries it), so the link is right; it
+        /// holds no larsmo key, so it signs with one of its own.
+        static func forgedLarsmoBatch(nextSeq: UInt64, previousLink: [UInt8]) throws -> ChangeBatch {
             let dot = Dot(origin: "larsmo", seq: nextSeq)
             let fields: FieldMap = ["nameFi": .text("Testipalvelu forged"), "providerName": .text("Provider forged"),
                                     "providerType": .text("municipality"), "category": .text("language_course"),
                                     "municipalities": .text("440"), "studyPath": .text("basic"), "status": .text("active")]
-            let change = Change(dot: dot, hlc: HLC(wallMillis: UInt64(Date().timeIntervalSince1970 * 1000)), record: .service,
-                                rowID: UUID(), kind: .upsert, fields: fields, rowClock: RowClock(["larsmo": nextSeq]),
-                                chainHash: [UInt8](repeating: 0x42, count: 32), signature: [UInt8](repeating: 0x17, count: 64))
+            let unlinked = Change(dot: dot, hlc: HLC(wallMillis: UInt64(Date().timeIntervalSince1970 * 1000)), record: .service,
+                                  rowID: UUID(), kind: .upsert, fields: fields, rowClock: RowClock(["larsmo": nextSeq]))
+            let link = SHA256.hash(parts: [previousLink, ChainFormat.header(unlinked), SHA256.hash(ChainFormat.payload(unlinked))])
+            let signature = try SigningKey.generate().sign(ChainFormat.signedMessage(link))
+            let change = unlinked.linked(chainHash: link, signature: signature)
             return ChangeBatch(incarnation: "attacker", nextPosition: 1, changes: [change],
-                               heads: ["larsmo": ChainHead(seq: nextSeq, hash: change.chainHash)],
+                               heads: ["larsmo": ChainHead(seq: nextSeq, hash: link)],
                                senderClockMillis: UInt64(Date().timeIntervalSince1970 * 1000))
+        }
+
+        /// The chain head `target` holds for `origin`, as its sync state tells any peer.
+        static func head(of origin: String, at target: RegionNode, credential: String) async throws -> [UInt8] {
+            let response = try await target.client.send(.get, target.url + "/v1/sync/state?node=kronoby",
+                                                        headers: ["Authorization": "Bearer \(credential)"])
+            let json = try JSONValue.parse(response.body)
+            let hex = try #require(json["heads"]?[origin]?["hash"]?.stringValue, "state answer without heads: HTTP \(response.status.code)")
+            return try #require(bytes(fromHex: hex))
         }
 
         @Test("kronoby's leaked credential cannot push a change forged as larsmo's; an empty push with a huge position is 400")
         func forgedPushesAreRefused() async throws {
             try await withRegion { region in
                 let jakobstad = region["jakobstad"], larsmo = region["larsmo"]
-                let credential = region["kronoby"].tokens.peer
+                let credential = try #require(region["kronoby"].tokens.peers["kronoby"])
                 try expectCreated(try await larsmo.create(.service, Fixture.service(office: "larsmo", label: "honest")), "honest write")
                 try await region.waitConverged()
                 let before = try await jakobstad.status()
                 let larsmoSeq = UInt64(try #require(before["versionVector"]?["larsmo"]?.int64Value))
-                let forged = Self.forgedLarsmoBatch(nextSeq: larsmoSeq + 1)
+                let previous = try await Self.head(of: "larsmo", at: jakobstad, credential: credential)
+                let forged = try Self.forgedLarsmoBatch(nextSeq: larsmoSeq + 1, previousLink: previous)
 
                 let asLarsmo = try await Self.push(forged, to: jakobstad, credential: credential, claimed: "larsmo", logPosition: 1)
                 #expect(asLarsmo.status == 403)
@@ -53,7 +68,17 @@ extension Region {
                 let asKronoby = try await Self.push(forged, to: jakobstad, credential: credential, claimed: "kronoby", logPosition: 1)
                 #expect(asKronoby.status == 409)
                 #expect(asKronoby.errorCode == "batch_refused")
-                #expect(asKronoby.errorMessage?.contains("signature") == true, "message: \(asKronoby.errorMessage ?? "none")")
+                #expect(asKronoby.errorMessage?.contains("the signature on larsmo:\(larsmoSeq + 1) does not verify") == true,
+                        "message: \(asKronoby.errorMessage ?? "none")")
+
+                // A made-up link does not even continue larsmo's chain.
+                var garbled = forged.changes[0]
+                garbled.chainHash = [UInt8](repeating: 0x42, count: 32)
+                let unlinked = try await Self.push(ChangeBatch(incarnation: "attacker", nextPosition: 1, changes: [garbled]),
+                                                   to: jakobstad, credential: credential, claimed: "kronoby", logPosition: 1)
+                #expect(unlinked.status == 409 && unlinked.errorCode == "batch_refused")
+                #expect(unlinked.errorMessage?.contains("does not continue larsmo's chain") == true,
+                        "message: \(unlinked.errorMessage ?? "none")")
 
                 // Nothing applied anywhere.
                 for node in region.all {

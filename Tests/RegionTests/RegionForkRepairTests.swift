@@ -71,6 +71,10 @@ extension Region {
                 let status = try await ChildProcess.run(region.binary, ["repair-fork", "--config", node.configPath], logPath: repairLog,
                                                         timeout: .seconds(60))
                 #expect(status == 0, "repair-fork exited \(status); log:\n\(tail(ofFile: repairLog, lines: 20))")
+                let report = tail(ofFile: repairLog, lines: 20)
+                #expect(report.contains("own history forked from seq 3"), "repair report:\n\(report)")
+                #expect(report.contains("re-issued 2 forked local writes"), "repair report:\n\(report)")
+                note("fork repair: repair-fork said: " + report.split(separator: "\n").filter { $0.hasPrefix("re-issued") || $0.hasPrefix("own") }.joined(separator: "; "))
                 try await region.start(node.name)
                 try await write("after-repair")
 
