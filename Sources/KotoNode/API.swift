@@ -165,6 +165,8 @@ struct API: Sendable {
     private func list(_ kind: RecordKind, _ request: HTTPRequest) async throws -> HTTPResponse {
         var query = RecordQuery()
         var problems: [FieldProblem] = []
+        var problemsFound: [FieldProblem] = []
+        let validator = RecordValidator(registry: manifest.registry)
         for item in request.queryItems {
             let name = item.name, value = item.value
             switch name {
@@ -196,7 +198,14 @@ struct API: Sendable {
                     continue
                 }
                 switch spec.type {
-                case .municipalityCodes, .languageCodes: query.contains[name] = value
+                case .municipalityCodes, .languageCodes:
+                    // One element the list must contain, checked as a list of one.
+                    let elementProblems = validator.check(.text(value), against: spec)
+                    guard elementProblems.isEmpty else {
+                        problemsFound += elementProblems
+                        continue
+                    }
+                    query.contains[name] = value
                 default:
                     switch spec.type.storage {
                     case .text: query.equals[name] = .text(spec.type == .uuid ? value.lowercased() : value)
@@ -216,6 +225,12 @@ struct API: Sendable {
                 }
             }
         }
+        // A filter value no record can hold (an impossible enum value, a malformed date or id) is an error, not an empty list.
+        for (name, value) in query.equals.sorted(by: { $0.key < $1.key }) where !problems.contains(where: { $0.field == name }) {
+            guard let spec = kind.field(named: name) else { continue }
+            problemsFound += validator.check(value, against: spec)
+        }
+        problems += problemsFound
         if !problems.isEmpty {
             return APIResponse.error(.badRequest, code: "invalid_query", message: "invalid query parameters", problems: problems)
         }
