@@ -13,6 +13,9 @@ private func write(_ origin: String, _ seq: UInt64, at wall: UInt64, counter: UI
                   kind: kind, fields: fields, rowClock: clock)
 }
 
+/// Stands in for the digest of a purged payload: the merge never reads it.
+private let purgedDigest = [UInt8](repeating: 0x42, count: 32)
+
 private func applying(_ changes: [Change], to start: RowState = .empty) -> RowState {
     var state = start
     for change in changes { state.apply(change) }
@@ -268,6 +271,142 @@ func isCausal(_ order: [Change]) -> Bool {
         for order in permutations(changes) where isCausal(order) {
             #expect(NormalizedRow(applying(order)) == reference)
         }
+    }
+
+    // MARK: Purged entries
+
+    /// A purged change (an erase somewhere stripped its payload) writes
+    /// nothing: it advances the row clock, marks the row as awaiting its
+    /// erase, and leaves every value, stamp and conflict as it was.
+    @Test func aPurgedChangeWritesNothingAndAwaitsItsErase() {
+        let create = write("jakobstad", 1, at: 100, ["status": .text("active"), "contact": .text("a")])
+        let concurrent = write("larsmo", 1, at: 150, ["contact": .text("b")])
+        let edit = write("kronoby", 1, at: 160, ["status": .text("full")], saw: ["jakobstad": 1])
+        var row = applying([create, concurrent])
+        #expect(!row.conflicts.isEmpty && !row.awaitingErase)
+        let before = row
+
+        let effect = row.apply(edit.purged(payloadDigest: purgedDigest))
+        #expect(effect.awaitingEraseChanged)
+        #expect(effect.changedFields.isEmpty && effect.conflictFields.isEmpty && !effect.erasedNow && !effect.absorbedByErase)
+        #expect(row.awaitingErase && !row.erased)
+        #expect(row.fields == before.fields && row.stamps == before.stamps && row.conflicts == before.conflicts)
+        #expect(row.rowClock == VersionVector(["jakobstad": 1, "larsmo": 1, "kronoby": 1]))
+
+        // A second purged change keeps waiting; the flag does not flip again.
+        let another = write("nykarleby", 1, at: 170, ["status": .text("draft")], saw: ["jakobstad": 1])
+        let again = row.apply(another.purged(payloadDigest: purgedDigest))
+        #expect(!again.awaitingEraseChanged && row.awaitingErase)
+        #expect(row.fields == before.fields && row.stamps == before.stamps && row.conflicts == before.conflicts)
+
+        // The erase clears everything, and the wait.
+        let erase = write("jakobstad", 2, at: 200, [:], saw: ["jakobstad": 1, "larsmo": 1, "kronoby": 1, "nykarleby": 1], kind: .erase)
+        let erased = row.apply(erase)
+        #expect(erased.erasedNow && erased.awaitingEraseChanged)
+        #expect(row.erased && !row.awaitingErase && row.fields.isEmpty && row.stamps.isEmpty && row.conflicts.isEmpty)
+    }
+
+    @Test func aPurgedChangeNeverErasesTheRowOnItsOwn() {
+        let create = write("jakobstad", 1, at: 100, ["status": .text("active")])
+        for kind in [ChangeKind.upsert, .delete] {
+            let stripped = write("larsmo", 1, at: 200, kind == .delete ? ["deleted": .bool(true)] : ["status": .text("full")],
+                                 saw: ["jakobstad": 1], kind: kind).purged(payloadDigest: purgedDigest)
+            #expect(stripped.isPurged && stripped.fields.isEmpty)
+            let row = applying([create, stripped])
+            #expect(!row.erased && row.awaitingErase)
+            #expect(row.fields == ["status": .text("active")] && !row.isDeleted)
+            #expect(row.stamps["status"]?.dot == create.dot)
+            // Arriving first, on a row nothing else touched, it writes nothing either.
+            let alone = applying([stripped])
+            #expect(!alone.erased && alone.awaitingErase && alone.fields.isEmpty && alone.stamps.isEmpty)
+            #expect(alone.rowClock == VersionVector(["jakobstad": 1, "larsmo": 1]))
+            let thenCreate = applying([stripped, create])
+            #expect(thenCreate.fields == ["status": .text("active")] && thenCreate.awaitingErase)
+        }
+    }
+
+    /// A purged change that arrives after its erase is absorbed like any
+    /// other write: no wait is left behind.
+    @Test func aPurgedChangeAfterTheEraseIsAbsorbed() {
+        let create = write("jakobstad", 1, at: 100, ["status": .text("active")])
+        let erase = write("jakobstad", 2, at: 200, [:], saw: ["jakobstad": 1], kind: .erase)
+        let concurrent = write("larsmo", 1, at: 150, ["status": .text("full")], saw: ["jakobstad": 1])
+        var row = applying([create, erase])
+        let effect = row.apply(concurrent.purged(payloadDigest: purgedDigest))
+        #expect(effect.absorbedByErase && !effect.awaitingEraseChanged)
+        #expect(row.erased && !row.awaitingErase && row.rowClock.covers(concurrent.dot))
+        // An erase when nothing was awaited does not report the flag flipping.
+        var fresh = applying([create])
+        #expect(!fresh.apply(erase).awaitingEraseChanged)
+    }
+
+    /// Only a purged change writes nothing. A change with no fields that is
+    /// not marked purged (a relay that stripped the payload) can no longer
+    /// reach the merge from the wire, and if built by hand it still erases nothing.
+    @Test func aChangeWithoutFieldsIsNoErase() throws {
+        let create = write("jakobstad", 1, at: 100, ["status": .text("active")])
+        let empty = write("larsmo", 1, at: 200, [:], saw: ["jakobstad": 1])
+        let batch = ChangeBatch(incarnation: "i", nextPosition: 1, changes: [empty])
+        #expect(throws: WireError.self) { try WireFormat.decode(WireFormat.encode(batch)) }
+        let deleteBatch = ChangeBatch(incarnation: "i", nextPosition: 1,
+                                      changes: [write("larsmo", 1, at: 200, [:], saw: ["jakobstad": 1], kind: .delete)])
+        #expect(throws: WireError.self) { try WireFormat.decode(WireFormat.encode(deleteBatch)) }
+        // The purged form of the same change is what travels.
+        let purged = empty.purged(payloadDigest: purgedDigest)
+        let decoded = try WireFormat.decode(WireFormat.encode(ChangeBatch(incarnation: "i", nextPosition: 1, changes: [purged])))
+        #expect(decoded.changes.first?.isPurged == true)
+
+        let row = applying([create, empty])
+        #expect(!row.erased && !row.awaitingErase)
+        #expect(row.fields == ["status": .text("active")])
+    }
+
+    /// The brief's scenario: a replica that pulls from a node already
+    /// holding the erase receives the row's earlier changes purged, before
+    /// the erase. Until the erase arrives they write nothing; once it has,
+    /// the row is exactly what a replica that got every payload holds, in
+    /// every causal order and whichever entries came purged.
+    @Test func purgedEntriesBeforeTheirEraseConvergeWithPayloadsInEveryOrder() throws {
+        let create = write("jakobstad", 1, at: 100, ["status": .text("active"), "capacity": .integer(3), "contact": .text("a")])
+        let concurrent = write("larsmo", 1, at: 150, ["contact": .text("b")], saw: ["jakobstad": 1])
+        let edit = write("kronoby", 1, at: 160, ["status": .text("full"), "contact": .text("c")], saw: ["jakobstad": 1])
+        let erase = write("jakobstad", 2, at: 200, [:], saw: ["jakobstad": 1, "larsmo": 1], kind: .erase)
+        let concurrentWithErase = write("nykarleby", 1, at: 300, ["capacity": .integer(9)], saw: ["jakobstad": 1])
+        let changes = [create, concurrent, edit, erase, concurrentWithErase]
+        let writes = changes.filter { $0.kind != .erase }
+        let reference = applying(changes)
+        #expect(reference.erased && !reference.awaitingErase && reference.fields.isEmpty)
+
+        let causalOrders = permutations(changes).filter(isCausal)
+        #expect(causalOrders.count == 12)
+        var checkedOrders = 0, sawAwaiting = 0
+        for mask in 0..<(1 << writes.count) {
+            let purgedDots = Set(writes.enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element.dot))
+            for order in causalOrders {
+                var row = RowState.empty
+                var payloadOnly = RowState.empty
+                var eraseArrived = false, purgedArrived = false
+                for change in order {
+                    let delivered = purgedDots.contains(change.dot) ? change.purged(payloadDigest: purgedDigest) : change
+                    row.apply(delivered)
+                    if !delivered.isPurged { payloadOnly.apply(delivered) } else { purgedArrived = true }
+                    if change.kind == .erase { eraseArrived = true }
+                    if !eraseArrived {
+                        // Before the erase, the purged entries wrote nothing.
+                        #expect(row.fields == payloadOnly.fields && row.stamps == payloadOnly.stamps,
+                                "mask \(mask), order \(order.map(\.dot))")
+                        #expect(NormalizedRow(row).conflicts == NormalizedRow(payloadOnly).conflicts)
+                        #expect(!row.erased)
+                        #expect(row.awaitingErase == purgedArrived)
+                        if row.awaitingErase { sawAwaiting += 1 }
+                    }
+                }
+                #expect(row == reference, "mask \(mask), order \(order.map(\.dot))")
+                checkedOrders += 1
+            }
+        }
+        #expect(checkedOrders == 16 * 12)
+        #expect(sawAwaiting > 0)
     }
 
     @Test(arguments: 0..<200)

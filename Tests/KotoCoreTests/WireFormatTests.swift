@@ -22,37 +22,73 @@ private struct Bytes {
         bytes += data
     }
 
-    /// Magic, version, incarnation, next position and change count.
-    static func header(count: UInt64, version: UInt8 = 1) -> Bytes {
+    static let digest: [UInt8] = (0..<32).map { UInt8($0) }
+    static let link: [UInt8] = [UInt8](repeating: 0xcc, count: 32)
+    static let signature: [UInt8] = [UInt8](repeating: 0x5a, count: 64)
+
+    /// Magic, version, incarnation, next position, sender clock, state
+    /// digest, provisional flag, chain heads and change count.
+    static func header(count: UInt64, version: UInt8 = 2, provisional: UInt8 = 0,
+                       heads: [(String, UInt64, [UInt8])] = [], headCount: UInt64? = nil) -> Bytes {
         var out = Bytes()
         out.raw(Array("KSYB".utf8))
         out.raw([version])
         out.string("inc-1")
         out.uint(77)
+        out.uint(1_795_000_000_000)
+        out.raw(digest)
+        out.raw([provisional])
+        out.uint(headCount ?? UInt64(heads.count))
+        for (origin, seq, hash) in heads {
+            out.string(origin)
+            out.uint(seq)
+            out.raw(hash)
+        }
         out.uint(count)
         return out
     }
 
+    /// Where the parts of the last change written begin.
+    struct Offsets {
+        var flags = 0, payload = 0, clock = 0
+    }
+
     /// One change; `fields` values are given as already encoded value bytes.
+    /// `flags` defaults to what `payloadDigest` and `signature` imply.
+    @discardableResult
     mutating func change(origin: String = "jakobstad", seq: UInt64 = 1, hlc: UInt64 = 1 << 16, record: UInt8 = 1,
-                         kind: UInt8 = 1, fields: [(String, [UInt8])] = [("capacity", [2, 40])],
-                         clock: [(String, UInt64)] = [("jakobstad", 1)]) {
+                         kind: UInt8 = 1, flags: UInt8? = nil, payloadDigest: [UInt8]? = nil,
+                         fields: [(String, [UInt8])] = [("capacity", [2, 40])],
+                         clock: [(String, UInt64)] = [("jakobstad", 1)], chainHash: [UInt8] = Bytes.link,
+                         signature: [UInt8]? = nil) -> Offsets {
+        var offsets = Offsets()
         string(origin)
         uint(seq)
         uint(hlc)
         raw([record])
         raw(Array(0..<16))
         raw([kind])
-        uint(UInt64(fields.count))
-        for (name, value) in fields {
-            string(name)
-            raw(value)
+        offsets.flags = bytes.count
+        raw([flags ?? ((payloadDigest != nil ? 1 : 0) | (signature != nil ? 2 : 0))])
+        offsets.payload = bytes.count
+        if let payloadDigest {
+            raw(payloadDigest)
+        } else {
+            uint(UInt64(fields.count))
+            for (name, value) in fields {
+                string(name)
+                raw(value)
+            }
         }
+        offsets.clock = bytes.count
         uint(UInt64(clock.count))
         for (origin, seq) in clock {
             string(origin)
             uint(seq)
         }
+        raw(chainHash)
+        if let signature { raw(signature) }
+        return offsets
     }
 
     static func batch(_ build: (inout Bytes) -> Void) -> [UInt8] {
@@ -62,7 +98,7 @@ private struct Bytes {
     }
 }
 
-private func expectRejected(_ bytes: [UInt8], _ reason: String? = nil,
+private func expectRejected(_ bytes: [UInt8], _ reason: String? = nil, at offset: Int? = nil,
                             sourceLocation: SourceLocation = #_sourceLocation) {
     do {
         _ = try WireFormat.decode(bytes)
@@ -72,40 +108,73 @@ private func expectRejected(_ bytes: [UInt8], _ reason: String? = nil,
         if let reason {
             #expect(error.reason.contains(reason), "got: \(error.reason)", sourceLocation: sourceLocation)
         }
+        if let offset {
+            #expect(error.offset == offset, "got: \(error.reason) at \(error.offset)", sourceLocation: sourceLocation)
+        }
     }
+}
+
+/// 32 (or `count`) bytes derived from a seed: links, digests and signatures for the samples.
+private func filler(_ seed: UInt8, count: Int = 32) -> [UInt8] {
+    (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
 }
 
 @Suite struct WireFormatTests {
     static let rowIDs = (1...4).map { UUID(uuidString: "00000000-0000-4000-8000-00000000000\($0)")! }
 
-    /// Every record kind, change kind and value type, with edge-case integers and unicode text.
+    /// Every record kind, change kind and value type, with edge-case integers
+    /// and unicode text; purged and signed changes; heads, clock, digest and
+    /// the provisional flag.
     static let sampleBatch = ChangeBatch(incarnation: "2f6c-incarnation-ä", nextPosition: 1 << 40, changes: [
         Change(dot: Dot(origin: "jakobstad", seq: 1), hlc: HLC(wallMillis: 1_700_000_000_000, counter: 3), record: .service,
                rowID: rowIDs[0], kind: .upsert,
                fields: Fixture.with(Fixture.service, ["contact": .null, "capacity": .integer(0), "deleted": .bool(false)]),
-               rowClock: VersionVector(["jakobstad": 1])),
+               rowClock: VersionVector(["jakobstad": 1]), chainHash: filler(1)),
         Change(dot: Dot(origin: "larsmo", seq: 42), hlc: HLC(rawValue: .max), record: .client, rowID: rowIDs[1],
                kind: .upsert,
                fields: Fixture.with(Fixture.client, [
                    "givenName": .text("Tëst 🇫🇮 漢字 \u{0}"), "ownerMunicipality": .integer(.max),
                    "jobseeker": .bool(false), "familyId": .null,
                ]),
-               rowClock: VersionVector(["larsmo": 42, "jakobstad": 7, "nykarleby": .max])),
+               rowClock: VersionVector(["larsmo": 42, "jakobstad": 7, "nykarleby": .max]), chainHash: filler(2),
+               signature: filler(3, count: 64)),
         Change(dot: Dot(origin: "kronoby", seq: .max), hlc: HLC(rawValue: 0), record: .placement, rowID: rowIDs[2],
                kind: .delete, fields: ["deleted": .bool(true), "municipality": .integer(.min)],
-               rowClock: VersionVector(["kronoby": .max])),
+               rowClock: VersionVector(["kronoby": .max]), chainHash: filler(4)),
         Change(dot: Dot(origin: "pedersore", seq: 3), hlc: HLC(wallMillis: 5), record: .placement, rowID: rowIDs[3],
-               kind: .erase, fields: [:], rowClock: VersionVector(["pedersore": 3])),
+               kind: .erase, fields: [:], rowClock: VersionVector(["pedersore": 3]), chainHash: filler(5),
+               signature: filler(6, count: 64)),
         Change(dot: Dot(origin: "nykarleby", seq: 9), hlc: HLC(wallMillis: 6), record: .service, rowID: rowIDs[0],
                kind: .upsert, fields: ["capacity": .integer(-1), "nameSv": .text("")],
-               rowClock: VersionVector(["nykarleby": 9, "jakobstad": 1])),
-    ])
+               rowClock: VersionVector(["nykarleby": 9, "jakobstad": 1]), chainHash: filler(7)),
+        // Purged by an erase: no fields, the payload's digest instead; one signed, one not.
+        Change(dot: Dot(origin: "pedersore", seq: 2), hlc: HLC(wallMillis: 4), record: .placement, rowID: rowIDs[3],
+               kind: .upsert, fields: [:], rowClock: VersionVector(["pedersore": 2, "larsmo": 1]),
+               purgedPayloadDigest: filler(8), chainHash: filler(9)),
+        Change(dot: Dot(origin: "pedersore", seq: 1), hlc: HLC(wallMillis: 3), record: .placement, rowID: rowIDs[3],
+               kind: .delete, fields: [:], rowClock: VersionVector(["pedersore": 1]),
+               purgedPayloadDigest: filler(10), chainHash: filler(11), signature: filler(12, count: 64)),
+    ], heads: [
+        "jakobstad": ChainHead(seq: 7, hash: filler(13)),
+        "larsmo": ChainHead(seq: .max, hash: filler(14)),
+        "pedersore": ChainHead(seq: 3, hash: filler(5)),
+    ], senderClockMillis: 1_795_000_000_123, stateDigest: StateDigest(bytes: filler(15)), digestProvisional: true)
 
     @Test func batchRoundTrips() throws {
         let bytes = WireFormat.encode(Self.sampleBatch)
-        #expect(Array(bytes.prefix(5)) == Array("KSYB".utf8) + [1])
+        #expect(Array(bytes.prefix(5)) == Array("KSYB".utf8) + [2])
         let decoded = try WireFormat.decode(bytes)
         #expect(decoded == Self.sampleBatch)
+        // What the receiver checks the sender by survives the trip.
+        #expect(decoded.heads == Self.sampleBatch.heads && decoded.heads.count == 3)
+        #expect(decoded.senderVersionVector == VersionVector(["jakobstad": 7, "larsmo": .max, "pedersore": 3]))
+        #expect(decoded.senderClockMillis == 1_795_000_000_123)
+        #expect(decoded.stateDigest == Self.sampleBatch.stateDigest && decoded.digestProvisional)
+        #expect(decoded.changes.map(\.isPurged) == [false, false, false, false, false, true, true])
+        #expect(decoded.changes.map { $0.signature != nil } == [false, true, false, true, false, false, true])
+        #expect(decoded.changes[5].purgedPayloadDigest == filler(8) && decoded.changes[5].fields.isEmpty)
+        #expect(decoded.changes[6].kind == .delete && decoded.changes[6].signature == filler(12, count: 64))
+        #expect(decoded.changes.map(\.chainHash) == Self.sampleBatch.changes.map(\.chainHash))
         #expect(WireFormat.encode(decoded) == bytes)
         // Any collection of bytes will do.
         #expect(try WireFormat.decode(Data(bytes)) == Self.sampleBatch)
@@ -116,33 +185,97 @@ private func expectRejected(_ bytes: [UInt8], _ reason: String? = nil,
         for number: Int64 in [0, 1, -1, 63, -64, 64, -65, 1_000_000, -1_000_000, .max, .min, .max - 1, .min + 1] {
             let batch = ChangeBatch(incarnation: "x", nextPosition: 0, changes: [
                 Change(dot: Dot(origin: "a", seq: 1), hlc: .zero, record: .service, rowID: Self.rowIDs[0], kind: .upsert,
-                       fields: ["capacity": .integer(number)], rowClock: VersionVector(["a": 1])),
+                       fields: ["capacity": .integer(number)], rowClock: VersionVector(["a": 1]), chainHash: filler(0)),
             ])
             #expect(try WireFormat.decode(WireFormat.encode(batch)) == batch)
         }
+        for number: UInt64 in [0, 1, 127, 128, 1 << 32, .max - 1, .max] {
+            let batch = ChangeBatch(incarnation: "x", nextPosition: number, changes: [],
+                                    heads: ["a": ChainHead(seq: max(1, number), hash: filler(1))], senderClockMillis: number)
+            #expect(try WireFormat.decode(WireFormat.encode(batch)) == batch)
+        }
+    }
+
+    @Test func headsEncodeInOriginOrderWhateverTheInsertionOrder() throws {
+        var forward: [String: ChainHead] = [:], backward: [String: ChainHead] = [:]
+        let origins = ["jakobstad", "kronoby", "larsmo", "nykarleby", "pedersore"]
+        for (index, origin) in origins.enumerated() { forward[origin] = ChainHead(seq: UInt64(index + 1), hash: filler(UInt8(index))) }
+        for (index, origin) in origins.enumerated().reversed() { backward[origin] = ChainHead(seq: UInt64(index + 1), hash: filler(UInt8(index))) }
+        let one = WireFormat.encode(ChangeBatch(incarnation: "i", nextPosition: 1, changes: [], heads: forward))
+        let other = WireFormat.encode(ChangeBatch(incarnation: "i", nextPosition: 1, changes: [], heads: backward))
+        #expect(one == other)
+        #expect(try WireFormat.decode(one).heads == forward)
+    }
+
+    /// A change no store has linked yet (tests, tools) goes out with a zero link.
+    @Test func anUnlinkedChangeEncodesTheGenesisLink() throws {
+        let unlinked = Change(dot: Dot(origin: "a", seq: 1), hlc: .zero, record: .service, rowID: Self.rowIDs[0], kind: .upsert,
+                              fields: ["capacity": .integer(1)], rowClock: VersionVector(["a": 1]))
+        let decoded = try WireFormat.decode(WireFormat.encode(ChangeBatch(incarnation: "i", nextPosition: 0, changes: [unlinked])))
+        #expect(decoded.changes.first?.chainHash == ChainFormat.genesis)
+        #expect(decoded.changes.first?.signature == nil)
     }
 
     @Test func emptyBatchRoundTrips() throws {
         let empty = ChangeBatch(incarnation: "", nextPosition: 0, changes: [])
         let bytes = WireFormat.encode(empty)
-        #expect(bytes == Array("KSYB".utf8) + [1, 0, 0, 0])
-        #expect(try WireFormat.decode(bytes) == empty)
+        // Version, incarnation, position, clock, zero digest, not provisional, no heads, no changes.
+        #expect(bytes == Array("KSYB".utf8) + [2, 0, 0, 0] + [UInt8](repeating: 0, count: 32) + [0, 0, 0])
+        let decoded = try WireFormat.decode(bytes)
+        #expect(decoded == empty)
+        #expect(decoded.stateDigest == .zero && !decoded.digestProvisional && decoded.heads.isEmpty)
     }
 
     /// Pins the layout byte by byte, so an accidental format change fails here.
     @Test func encodingIsTheDocumentedLayout() throws {
+        let link = [UInt8](repeating: 0xdd, count: 32), signature = [UInt8](repeating: 0x55, count: 64)
+        let head = [UInt8](repeating: 0xee, count: 32)
         let batch = ChangeBatch(incarnation: "i", nextPosition: 300, changes: [
             Change(dot: Dot(origin: "a", seq: 1), hlc: HLC(rawValue: 2), record: .service, rowID: Self.rowIDs[0],
-                   kind: .delete, fields: ["capacity": .integer(-1), "deleted": .bool(true)], rowClock: VersionVector(["a": 1])),
-        ])
-        var expected: [UInt8] = Array("KSYB".utf8) + [1, 1, UInt8(ascii: "i"), 0xAC, 0x02, 1]
+                   kind: .delete, fields: ["capacity": .integer(-1), "deleted": .bool(true)], rowClock: VersionVector(["a": 1]),
+                   chainHash: link, signature: signature),
+        ], heads: ["a": ChainHead(seq: 1, hash: head)], senderClockMillis: 5, stateDigest: StateDigest(bytes: Bytes.digest),
+           digestProvisional: true)
+        var expected: [UInt8] = Array("KSYB".utf8) + [2, 1, UInt8(ascii: "i"), 0xAC, 0x02, 5] + Bytes.digest + [1]
+        expected += [1, 1, UInt8(ascii: "a"), 1] + head
+        expected += [1]
         expected += [1, UInt8(ascii: "a"), 1, 2, 1]
         expected += [0, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 1]
-        expected += [2, 2] + [8] + Array("capacity".utf8) + [2, 1] + [7] + Array("deleted".utf8) + [4]
+        expected += [2, 2] // kind delete, flags signed
+        expected += [2] + [8] + Array("capacity".utf8) + [2, 1] + [7] + Array("deleted".utf8) + [4]
         expected += [1, 1, UInt8(ascii: "a"), 1]
+        expected += link + signature
         #expect(WireFormat.encode(batch) == expected)
         #expect(try WireFormat.decode(expected) == batch)
         #expect(try WireFormat.decode(Bytes.batch { $0.change() }).changes.first?.fields == ["capacity": .integer(20)])
+    }
+
+    /// A purged change carries its payload's digest where the fields were.
+    @Test func aPurgedChangeIsTheDocumentedLayout() throws {
+        let digest = [UInt8](repeating: 0x77, count: 32), link = [UInt8](repeating: 0xdd, count: 32)
+        let purged = Change(dot: Dot(origin: "a", seq: 2), hlc: HLC(rawValue: 3), record: .client, rowID: Self.rowIDs[0],
+                            kind: .upsert, fields: ["givenName": .text("Testi")], rowClock: VersionVector(["a": 2]),
+                            chainHash: link).purged(payloadDigest: digest)
+        let batch = ChangeBatch(incarnation: "", nextPosition: 0, changes: [purged])
+        var expected: [UInt8] = Array("KSYB".utf8) + [2, 0, 0, 0] + [UInt8](repeating: 0, count: 32) + [0, 0, 1]
+        expected += [1, UInt8(ascii: "a"), 2, 3, RecordKind.client.wireTag]
+        expected += [0, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 1]
+        expected += [1, 1] // kind upsert, flags purged
+        expected += digest
+        expected += [1, 1, UInt8(ascii: "a"), 2]
+        expected += link
+        #expect(WireFormat.encode(batch) == expected)
+        let decoded = try WireFormat.decode(expected)
+        #expect(decoded == batch)
+        #expect(decoded.changes.first?.isPurged == true && decoded.changes.first?.fields.isEmpty == true)
+        // Purged and signed: flags 3, the signature after the link.
+        var signed = purged
+        signed.signature = [UInt8](repeating: 0x55, count: 64)
+        let signedBytes = WireFormat.encode(ChangeBatch(incarnation: "", nextPosition: 0, changes: [signed]))
+        #expect(signedBytes.count == expected.count + 64)
+        #expect(signedBytes[expected.count - 32 - 4 - 32 - 1] == 3)
+        #expect(expected[expected.count - 32 - 4 - 32 - 1] == 1)
+        #expect(try WireFormat.decode(signedBytes).changes == [signed])
     }
 
     @Test func fieldEncodingDoesNotDependOnInsertionOrder() throws {
@@ -195,7 +328,7 @@ private func expectRejected(_ bytes: [UInt8], _ reason: String? = nil,
     }
 
     @Test func wrongVersionIsRejected() {
-        for version: UInt8 in [0, 2, 255] {
+        for version: UInt8 in [0, 1, 3, 255] {
             var bytes = WireFormat.encode(Self.sampleBatch)
             bytes[4] = version
             expectRejected(bytes, "unsupported format version")
@@ -250,10 +383,86 @@ private func expectRejected(_ bytes: [UInt8], _ reason: String? = nil,
         expectRejected(Bytes.batch { $0.change(clock: [("jakobstad", 1), ("larsmo", 0)]) }, "invalid clock entry")
     }
 
-    @Test func rowClockNotCoveringItsOwnChangeIsRejected() {
-        expectRejected(Bytes.batch { $0.change(seq: 5, clock: [("jakobstad", 4)]) }, "does not cover")
-        expectRejected(Bytes.batch { $0.change(clock: [("larsmo", 9)]) }, "does not cover")
-        expectRejected(Bytes.batch { $0.change(clock: []) }, "does not cover")
+    @Test func rowClockNotNamingItsOwnOriginAtItsSeqIsRejected() {
+        expectRejected(Bytes.batch { $0.change(seq: 5, clock: [("jakobstad", 4)]) }, "at 4, not at its seq 5")
+        expectRejected(Bytes.batch { $0.change(clock: [("larsmo", 9)]) }, "at 0, not at its seq 1")
+        expectRejected(Bytes.batch { $0.change(clock: []) }, "at 0, not at its seq 1")
+        // Inflated: an entry above the change's own seq would claim changes the origin never made.
+        var out = Bytes.header(count: 1)
+        let offsets = out.change(seq: 5, clock: [("jakobstad", 6), ("larsmo", 2)])
+        expectRejected(out.bytes, "row clock names the change's origin at 6, not at its seq 5", at: offsets.clock)
+        expectRejected(Bytes.batch { $0.change(seq: 5, clock: [("jakobstad", .max)]) }, "not at its seq 5")
+        // Exactly at its seq is fine.
+        #expect(throws: Never.self) { try WireFormat.decode(Bytes.batch { $0.change(seq: 5, clock: [("jakobstad", 5), ("larsmo", 9)]) }) }
+    }
+
+    @Test func anEraseWithFieldsIsRejected() {
+        var out = Bytes.header(count: 1)
+        let offsets = out.change(kind: 3, fields: [("capacity", [2, 40])])
+        expectRejected(out.bytes, "an erase writes no field", at: offsets.payload)
+        expectRejected(Bytes.batch { $0.change(kind: 3, fields: [("deleted", [4])]) }, "an erase writes no field")
+        #expect(throws: Never.self) { try WireFormat.decode(Bytes.batch { $0.change(kind: 3, fields: []) }) }
+    }
+
+    /// Only a purged change writes nothing: an upsert or delete stripped of
+    /// its fields without being marked purged is no erase, and is refused.
+    @Test func aChangeWithoutFieldsThatIsNotPurgedIsRejected() {
+        for kind: UInt8 in [1, 2] {
+            var out = Bytes.header(count: 1)
+            let offsets = out.change(kind: kind, fields: [])
+            expectRejected(out.bytes, "a change that is not purged writes at least one field", at: offsets.payload)
+        }
+        for kind: UInt8 in [1, 2] {
+            #expect(throws: Never.self) {
+                try WireFormat.decode(Bytes.batch { $0.change(kind: kind, payloadDigest: Bytes.digest) })
+            }
+        }
+    }
+
+    @Test func aPurgedEraseIsRejected() {
+        var out = Bytes.header(count: 1)
+        let offsets = out.change(kind: 3, payloadDigest: Bytes.digest)
+        expectRejected(out.bytes, "an erase has no payload to purge", at: offsets.flags)
+        expectRejected(Bytes.batch { $0.change(kind: 3, payloadDigest: Bytes.digest, signature: Bytes.signature) },
+                       "an erase has no payload to purge")
+    }
+
+    @Test func unknownChangeFlagsAreRejected() {
+        for flags: UInt8 in [4, 5, 7, 8, 0x80, 0xff] {
+            var out = Bytes.header(count: 1)
+            let offsets = out.change(flags: flags)
+            expectRejected(out.bytes, "unknown change flags", at: offsets.flags)
+        }
+    }
+
+    /// The flags say what follows: a signed flag without a signature, or a
+    /// purged flag over a field list, never decodes as something else.
+    @Test func flagsThatDisagreeWithTheBytesAreRejected() {
+        expectRejected(Bytes.batch { $0.change(flags: 2) }, "unexpected end")
+        expectRejected(Bytes.batch { $0.change(flags: 0, signature: Bytes.signature) }, "trailing bytes")
+        expectRejected(Bytes.batch { $0.change(flags: 1) })
+        expectRejected(Bytes.batch { $0.change(chainHash: Array(Bytes.link.prefix(31))) }, "unexpected end")
+    }
+
+    @Test func invalidBatchHeaderFieldsAreRejected() throws {
+        // The provisional flag is 0 or 1.
+        for flag: UInt8 in [2, 0x80, 0xff] {
+            var out = Bytes.header(count: 0, provisional: flag)
+            expectRejected(out.bytes, "invalid provisional flag")
+            out = Bytes.header(count: 0, provisional: 1)
+            #expect(throws: Never.self) { try WireFormat.decode(out.bytes) }
+        }
+        // Chain heads: valid node ids, positive seqs, each origin once, no more than the bytes hold.
+        expectRejected(Bytes.header(count: 0, heads: [("jakobstad", 0, Bytes.link)]).bytes, "invalid chain head")
+        expectRejected(Bytes.header(count: 0, heads: [("jakobstad", 1, Bytes.link), ("jakobstad", 2, Bytes.link)]).bytes,
+                       "invalid chain head")
+        expectRejected(Bytes.header(count: 0, heads: [("Jakobstad", 1, Bytes.link)]).bytes, "invalid node id")
+        expectRejected(Bytes.header(count: 0, heads: [("jakobstad", 1, Bytes.link)], headCount: 1_000).bytes, "too many chain heads")
+        expectRejected(Bytes.header(count: 0, headCount: UInt64(WireFormat.maxOrigins) + 1).bytes, "too many chain heads")
+        expectRejected(Bytes.header(count: 0, heads: [("jakobstad", 1, Array(Bytes.link.prefix(10)))]).bytes, "unexpected end")
+        let two = Bytes.header(count: 0, heads: [("larsmo", 3, Bytes.link), ("jakobstad", 1, filler(1))])
+        #expect(try WireFormat.decode(two.bytes).heads == ["larsmo": ChainHead(seq: 3, hash: Bytes.link),
+                                                           "jakobstad": ChainHead(seq: 1, hash: filler(1))])
     }
 
     @Test func unknownRecordOrChangeKindIsRejected() {
@@ -280,7 +489,7 @@ private func expectRejected(_ bytes: [UInt8], _ reason: String? = nil,
 
     @Test func invalidUTF8IsRejected() {
         var bytes = Bytes()
-        bytes.raw(Array("KSYB".utf8) + [1])
+        bytes.raw(Array("KSYB".utf8) + [2])
         bytes.raw([0xC3, 0x28], length: true) // bad continuation byte
         bytes.uint(0)
         bytes.uint(0)
@@ -291,11 +500,11 @@ private func expectRejected(_ bytes: [UInt8], _ reason: String? = nil,
 
     @Test func hugeStringLengthIsRejectedWithoutAllocating() {
         var bytes = Bytes()
-        bytes.raw(Array("KSYB".utf8) + [1])
+        bytes.raw(Array("KSYB".utf8) + [2])
         bytes.uint(.max)
         expectRejected(bytes.bytes, "string too long")
         var justTooLong = Bytes()
-        justTooLong.raw(Array("KSYB".utf8) + [1])
+        justTooLong.raw(Array("KSYB".utf8) + [2])
         justTooLong.uint(1 << 19)
         expectRejected(justTooLong.bytes, "unexpected end")
     }
