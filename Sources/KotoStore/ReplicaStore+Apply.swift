@@ -46,7 +46,8 @@ extension ReplicaStore {
             if applied > 0 { try saveNodeState(next) }
             try database.run("""
                 INSERT INTO peer_cursors (peer, incarnation, position, last_success, last_error, failures) VALUES (?, ?, ?, ?, NULL, 0)
-                ON CONFLICT (peer) DO UPDATE SET incarnation = excluded.incarnation, position = excluded.position,
+                ON CONFLICT (peer) DO UPDATE SET incarnation = excluded.incarnation,
+                    position = CASE WHEN incarnation IS excluded.incarnation THEN max(position, excluded.position) ELSE excluded.position END,
                     last_success = excluded.last_success, last_error = NULL, failures = 0
                 """, .text(peer), .text(batch.incarnation), .integer(Int64(batch.nextPosition)), .integer(Int64(now)))
             return ApplyResult(applied: applied, skipped: skipped)
@@ -65,6 +66,8 @@ extension ReplicaStore {
         var skipped = 0
         /// Per origin, the index in `entries` of its run's last change.
         var lastOfRun: [String: Int] = [:]
+        /// The links of the changes this batch adds, for duplicates inside the batch itself.
+        var linksInBatch: [Dot: [UInt8]] = [:]
         for change in batch.changes {
             let origin = change.dot.origin
             guard region.isMember(origin) else {
@@ -77,8 +80,8 @@ extension ReplicaStore {
                 throw ReplicaStoreError.batchRefused("change \(change.dot) has a row clock naming its own origin at \(change.rowClock[origin])")
             }
             if next.versionVector.covers(change.dot) {
-                // Held already: it must be the same change, or the origin's history forked.
-                if let held = try chainHash(at: change.dot), held != change.chainHash {
+                // Held already, or earlier in this batch: it must be the same change, or the origin's history forked.
+                if let held = try linksInBatch[change.dot] ?? chainHash(at: change.dot), held != change.chainHash {
                     throw ReplicaStoreError.forked(change.dot)
                 }
                 skipped += 1
@@ -102,6 +105,14 @@ extension ReplicaStore {
             }
             next.heads[origin] = link
             next.versionVector.advance(to: change.dot)
+            linksInBatch[change.dot] = link
+            if let previous = lastOfRun[origin] {
+                // Only the run's last signature is checked, so only checked signatures are kept:
+                // a relay cannot plant a forged one here for a later batch to end on.
+                let unchecked = entries[previous]!.change
+                entries[previous] = VerifiedEntry(change: unchecked.linked(chainHash: unchecked.chainHash, signature: nil),
+                                                  payload: entries[previous]!.payload, payloadDigest: entries[previous]!.payloadDigest)
+            }
             lastOfRun[origin] = entries.count
             entries.append(VerifiedEntry(change: change, payload: payload, payloadDigest: payloadDigest))
         }

@@ -10,6 +10,8 @@ extension ReplicaStore {
     /// `ChainFormat.maxUnsignedRun` changes and at the end.
     public func batch<T>(_ body: () throws -> T) throws -> T {
         let saved = state
+        // An inner batch that fails must leave the outer one's signing progress as it was.
+        let savedRun = (unsignedRun, lastUnsigned)
         batchDepth += 1
         defer { batchDepth -= 1 }
         if batchDepth == 1 {
@@ -33,8 +35,7 @@ extension ReplicaStore {
             }
         } catch {
             state = saved
-            lastUnsigned = nil
-            unsignedRun = 0
+            (unsignedRun, lastUnsigned) = batchDepth == 1 ? (0, nil) : savedRun
             throw error
         }
     }

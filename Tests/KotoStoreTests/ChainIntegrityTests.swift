@@ -99,9 +99,16 @@ import Testing
     @Test func aRelayThatRewritesAForwardedChangeIsRefused() throws {
         let offices = try Offices()
         let larsmo = try offices.harness.open("larsmo")
-        try pullAll(larsmo, from: offices.jakobstad)
+        // In the smallest batches every signature ends a run, is checked, and is kept.
+        try pullAll(larsmo, from: offices.jakobstad, limit: 1)
         let relayed = try larsmo.readLog(after: 0, notCoveredBy: offices.nykarleby.versionVector, limit: 100)
-        #expect(relayed.changes == offices.changes, "the relay forwards the origin's links and signatures")
+        #expect(relayed.changes == offices.changes, "the relay forwards the origin's links and the signatures it checked")
+        // In one batch only the run's last signature is checked, so only it is kept.
+        let pedersore = try offices.harness.open("pedersore")
+        try pullAll(pedersore, from: offices.jakobstad, limit: 100)
+        let kept = try pedersore.logEntries().map(\.change)
+        #expect(kept.map(\.chainHash) == offices.changes.map(\.chainHash))
+        #expect(kept.map { $0.signature != nil } == offices.changes.indices.map { $0 == offices.changes.count - 1 })
         func edit(_ index: Int, _ change: (Change) -> Change) -> ChangeBatch {
             var changes = relayed.changes
             changes[index] = change(changes[index])

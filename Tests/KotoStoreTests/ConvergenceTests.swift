@@ -94,10 +94,10 @@ struct Scenario {
         }
         let kind = RecordKind.allCases.randomElement(using: &rng)!
         guard let ids = created[kind], let id = ids.randomElement(using: &rng),
-              let record = try store.record(kind, id: id), !record.erased else { return }
+              let record = try store.record(kind, id: id), !record.erased, !record.awaitingErase else { return }
         if roll < 80 {
-            // Only complete records are updated (a row erased elsewhere shows as
-            // erased as soon as a purged change of it arrives; see PurgedRelayTests).
+            // Only complete records are updated (a row erased elsewhere waits for its
+            // erase, taking no writes, once a purged change of it arrives; see PurgedRelayTests).
             guard !record.deleted, RecordValidator().problems(in: record.fields, kind: kind).isEmpty else { return }
             acknowledged.append(try store.update(kind, id: id, fields: Sample.update(kind, &rng)))
         } else if roll < 90 {
@@ -113,7 +113,8 @@ struct Scenario {
     mutating func liveRow(_ kind: RecordKind, at store: ReplicaStore) throws -> UUID? {
         let candidates = (created[kind] ?? []).shuffled(using: &rng)
         for id in candidates {
-            if let record = try store.record(kind, id: id), !record.erased, !record.deleted { return id }
+            // A row awaiting the erase of a purged change takes no writes (it is being erased).
+            if let record = try store.record(kind, id: id), !record.erased, !record.awaitingErase, !record.deleted { return id }
         }
         return nil
     }
