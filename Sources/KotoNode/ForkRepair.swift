@@ -1,7 +1,7 @@
 import Foundation
-import Glibc
 public import KotoCore
 import KotoCrypto
+import KotoHTTP
 import KotoStore
 
 /// `kotosyncd repair-fork`: mends a node whose own change history forked
@@ -57,8 +57,8 @@ public enum ForkRepair {
         guard FileManager.default.fileExists(atPath: config.databasePath) else {
             throw RepairError("no database at \(config.databasePath): nothing to repair")
         }
-        if portInUse(host: config.host, port: config.port) {
-            throw RepairError("something listens on \(config.host):\(config.port); stop kotosyncd before repairing")
+        if await daemonAnswers(config) {
+            throw RepairError("kotosyncd answers on \(config.host):\(config.port); stop it before repairing")
         }
         var options = StoreOptions()
         options.synchronous = config.synchronous
@@ -69,6 +69,28 @@ public enum ForkRepair {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: repairedPath + suffix) }
 
         var report = Report()
+        do {
+            try await pullAndCarryOver(config: config, secrets: secrets, identity: identity, options: options,
+                                       repairedPath: repairedPath, report: &report)
+        } catch {
+            // Nothing changed: the half-built database goes, the forked one stays in place.
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: repairedPath + suffix) }
+            throw error
+        }
+        // Both stores are closed here: swap the files.
+        report.oldDatabase = config.databasePath + ".forked-\(Int(Date().timeIntervalSince1970))"
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: config.databasePath + suffix) }
+        try FileManager.default.moveItem(atPath: config.databasePath, toPath: report.oldDatabase)
+        try FileManager.default.moveItem(atPath: repairedPath, toPath: config.databasePath)
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: repairedPath + suffix) }
+        Log.warning("node.fork_repaired", ["node": config.node, "reissued": String(report.reissued.count),
+                                           "notReissued": String(report.notReissued.count)])
+        return report
+    }
+
+    /// Builds the repaired database at `repairedPath`; both stores are closed when it returns.
+    private static func pullAndCarryOver(config: NodeConfig, secrets: Secrets, identity: StoreIdentity, options: StoreOptions,
+                                         repairedPath: String, report: inout Report) async throws {
         do {
             let old = try ReplicaStore(path: config.databasePath, nodeID: config.node, identity: identity, options: options)
             let repaired = try ReplicaStore(path: repairedPath, nodeID: config.node, identity: identity, options: options)
@@ -87,19 +109,12 @@ public enum ForkRepair {
                 throw RepairError("every peer this node contacts must answer, so no seq is handed out twice; not reached: "
                                   + (unreachable.isEmpty ? "none configured" : unreachable.joined(separator: "; ")))
             }
+            var carried = report
             try await replica.withStore { repaired in
-                try carryOver(from: old, into: repaired, report: &report)
+                try carryOver(from: old, into: repaired, report: &carried)
             }
-            report.oldDatabase = config.databasePath + ".forked-\(Int(Date().timeIntervalSince1970))"
+            report = carried
         }
-        // Both stores are closed here: swap the files.
-        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: config.databasePath + suffix) }
-        try FileManager.default.moveItem(atPath: config.databasePath, toPath: report.oldDatabase)
-        try FileManager.default.moveItem(atPath: repairedPath, toPath: config.databasePath)
-        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: repairedPath + suffix) }
-        Log.warning("node.fork_repaired", ["node": config.node, "reissued": String(report.reissued.count),
-                                           "notReissued": String(report.notReissued.count)])
-        return report
     }
 
     /// Moves what only the old database held into the repaired one: other
@@ -176,17 +191,12 @@ public enum ForkRepair {
         }
     }
 
-    private static func portInUse(host: String, port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, host == "0.0.0.0" ? "127.0.0.1" : host, &address.sin_addr)
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        return result == 0
+    /// True when a daemon answers `/healthz` on the configured address: the repair must not run beside it.
+    private static func daemonAnswers(_ config: NodeConfig) async -> Bool {
+        guard let client = try? AsyncHTTPClient(configuration: HTTPClient.Configuration(connectTimeout: .seconds(2),
+                                                                                         totalTimeout: .seconds(3))) else { return false }
+        let host = config.host == "0.0.0.0" ? "127.0.0.1" : config.host
+        let response = try? await client.send(.get, "http://\(host):\(config.port)/healthz", headers: [:])
+        return response?.status == .ok
     }
 }

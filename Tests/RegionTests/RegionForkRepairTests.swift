@@ -65,9 +65,19 @@ extension Region {
                 }
                 note("fork repair: fork shown at larsmo and at a peer")
 
-                // Repair, with the daemon stopped.
-                try await region.stop(node.name)
+                // Repair: refused beside a running daemon, and without every peer; then with the daemon stopped.
                 let repairLog = "\(region.directory)/larsmo-repair.log"
+                let beside = try await ChildProcess.run(region.binary, ["repair-fork", "--config", node.configPath], logPath: repairLog,
+                                                        timeout: .seconds(30))
+                #expect(beside == 1 && tail(ofFile: repairLog, lines: 3).contains("stop it before repairing"),
+                        "repair-fork beside a running daemon exited \(beside)")
+                try await region.stop(node.name)
+                let alone = try await ChildProcess.run(region.binary, ["repair-fork", "--config", isolated], logPath: repairLog,
+                                                       timeout: .seconds(60))
+                #expect(alone == 1 && tail(ofFile: repairLog, lines: 3).contains("every peer this node contacts must answer"),
+                        "repair-fork without its peers exited \(alone)")
+                #expect(FileManager.default.fileExists(atPath: node.databasePath) &&
+                        !FileManager.default.fileExists(atPath: node.databasePath + ".repair"), "a refused repair left files behind")
                 let status = try await ChildProcess.run(region.binary, ["repair-fork", "--config", node.configPath], logPath: repairLog,
                                                         timeout: .seconds(60))
                 #expect(status == 0, "repair-fork exited \(status); log:\n\(tail(ofFile: repairLog, lines: 20))")
