@@ -13,7 +13,9 @@ import Testing
 /// chain heads, non-provisional state digest) holding every acknowledged write.
 /// `KOTOSYNC_NODE_CONVERGENCE_SEEDS=N` runs N scenarios (default 40),
 /// `KOTOSYNC_NODE_CONVERGENCE_FIRST_SEED=S` starts elsewhere.
-@Suite struct NodeConvergenceTests {
+/// Serialized: the scenarios keep the cooperative pool busy, and tests that talk
+/// to a real HTTP server on it (FakePeer) would time out beside forty of them.
+@Suite(.serialized) struct NodeConvergenceTests {
     static let seeds: [UInt64] = {
         let environment = ProcessInfo.processInfo.environment
         let count = environment["KOTOSYNC_NODE_CONVERGENCE_SEEDS"].flatMap(UInt64.init) ?? 40
