@@ -30,7 +30,7 @@ actor PeerLink {
     private let config: NodeConfig
     private let replica: Replica
     private let secrets: Secrets
-    private let client: AsyncHTTPClient?
+    private let client: (any SyncTransport)?
     let signal = WakeSignal()
     /// Called after this link applied changes, so others can relay them on.
     private let onApplied: @Sendable (String) -> Void
@@ -38,7 +38,9 @@ actor PeerLink {
     private(set) var detail: String?
     private var failures = 0
 
-    init(peer: PeerConfig, config: NodeConfig, replica: Replica, secrets: Secrets, onApplied: @escaping @Sendable (String) -> Void) throws {
+    /// `transport` defaults to an HTTP client configured from `config` (timeouts, TLS).
+    init(peer: PeerConfig, config: NodeConfig, replica: Replica, secrets: Secrets, transport: (any SyncTransport)? = nil,
+         onApplied: @escaping @Sendable (String) -> Void) throws {
         self.peer = peer
         self.config = config
         self.replica = replica
@@ -47,6 +49,8 @@ actor PeerLink {
         state = peer.mode == .passive ? .passive : .idle
         if peer.mode == .passive {
             client = nil
+        } else if let transport {
+            client = transport
         } else {
             client = try AsyncHTTPClient(configuration: HTTPClient.Configuration(
                 connectTimeout: config.connectTimeout, totalTimeout: config.requestTimeout,
@@ -267,10 +271,10 @@ actor PeerLink {
         }
     }
 
-    private func fetchState(_ client: AsyncHTTPClient, timeout: Duration? = nil) async throws -> PeerState {
+    private func fetchState(_ client: any SyncTransport, timeout: Duration? = nil) async throws -> PeerState {
         let sent = replica.nowMillis
         let response = try await client.send(.get, "\(url)/v1/sync/state?node=\(config.node)", headers: headers(json: true),
-                                             timeout: timeout)
+                                             body: [], timeout: timeout)
         try check(response, "state")
         guard let json = try? JSONValue.parse(response.body), let state = PeerState.parse(json) else {
             throw SyncFailure(message: "state of \(peer.node): malformed answer")

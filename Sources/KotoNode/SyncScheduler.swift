@@ -11,18 +11,20 @@ public final class SyncScheduler: Sendable {
     private let hints: [String: HintSender]
     private let replica: Replica
 
-    init(config: NodeConfig, replica: Replica, secrets: Secrets) throws {
+    /// `transport` reaches the peers (default: an HTTP client per link and per hint).
+    init(config: NodeConfig, replica: Replica, secrets: Secrets, transport: (any SyncTransport)? = nil) throws {
         self.replica = replica
         var links: [String: PeerLink] = [:]
         var hints: [String: HintSender] = [:]
         let relay = RelayBox()
         for peer in config.peers {
-            links[peer.node] = try PeerLink(peer: peer, config: config, replica: replica, secrets: secrets) { source in
+            links[peer.node] = try PeerLink(peer: peer, config: config, replica: replica, secrets: secrets,
+                                           transport: transport) { source in
                 relay.scheduler?.changesArrived(from: source)
             }
             if peer.mode == .pull, let url = peer.url {
                 hints[peer.node] = try HintSender(peer: peer.node, url: url, node: config.node, token: secrets.peerCredential,
-                                                  connectTimeout: config.connectTimeout)
+                                                  connectTimeout: config.connectTimeout, transport: transport)
             }
         }
         self.links = links
@@ -107,14 +109,16 @@ final class HintSender: Sendable {
     private let url: String
     private let body: [UInt8]
     private let token: String
-    private let client: AsyncHTTPClient
+    private let client: any SyncTransport
 
-    init(peer: String, url: String, node: String, token: String, connectTimeout: Duration) throws {
+    init(peer: String, url: String, node: String, token: String, connectTimeout: Duration,
+         transport: (any SyncTransport)? = nil) throws {
         self.peer = peer
         self.url = url
         self.token = token
         body = JSONValue.object([("node", .string(node))]).serializedBytes
-        client = try AsyncHTTPClient(configuration: HTTPClient.Configuration(connectTimeout: connectTimeout, totalTimeout: .seconds(5)))
+        client = try transport
+            ?? AsyncHTTPClient(configuration: HTTPClient.Configuration(connectTimeout: connectTimeout, totalTimeout: .seconds(5)))
     }
 
     func run() async {

@@ -1,5 +1,6 @@
 import Foundation
 import KotoCore
+import Synchronization
 import Testing
 @testable import KotoStore
 
@@ -38,31 +39,71 @@ struct Scenario {
     var sentBatches: [(puller: Int, peer: Int, batch: ChangeBatch)] = []
     var created: [RecordKind: [UUID]] = [:]
     var serial = 0
+    /// Each node's wall clock skew; the clock-bound case moves one far ahead for a while.
+    let skews: [SkewBox]
+    /// Restore case: (node, backup file) taken mid-scenario, restored later.
+    var backup: (node: Int, path: String)?
+    var restores = 0
+    /// Clock-bound case: the node whose clock ran too far ahead, while receivers still refuse its changes.
+    var aheadNode: Int?
+    var refusals = 0
 
     init(seed: UInt64) throws {
         self.seed = seed
         rng = SeededGenerator(seed: seed)
         directory = try TemporaryDirectory()
+        var skews: [SkewBox] = []
         for node in nodes {
             // Wall clocks skewed by up to ±2 minutes: HLC must not care.
-            let skew = Int64.random(in: -120_000...120_000, using: &rng)
-            stores.append(try makeStore(directory, node: node, clock: clock, skewMillis: skew))
+            let skew = SkewBox(Int64.random(in: -120_000...120_000, using: &rng))
+            skews.append(skew)
+            stores.append(try Self.openStore(directory.path("\(node).sqlite"), node: node, clock: clock, skew: skew))
         }
+        self.skews = skews
+    }
+
+    /// The seeds that run the restore-from-backup case, and those that run the clock-bound case (never both).
+    static func clockCase(_ seed: UInt64) -> Bool { seed % 7 == 3 }
+    static func restoreCase(_ seed: UInt64) -> Bool { seed % 5 == 0 && !clockCase(seed) }
+
+    static func openStore(_ path: String, node: String, clock: ManualClock, skew: SkewBox) throws -> ReplicaStore {
+        var options = StoreOptions()
+        options.synchronous = .normal
+        options.now = { UInt64(Int64(clock.now) + skew.millis) }
+        return try ReplicaStore(path: path, nodeID: node, identity: TestKeys.identity(node), options: options)
     }
 
     func context(_ text: String) -> Comment { Comment(rawValue: "seed \(seed): \(text)") }
 
     mutating func run() throws {
         let steps = Int.random(in: 60...160, using: &rng)
-        for _ in 0..<steps {
+        // Some seeds back a store up and restore it later; some run one clock too far ahead for a while.
+        let backupAt = Self.restoreCase(seed) ? Int.random(in: 0..<steps / 2, using: &rng) : -1
+        let restoreAt = backupAt + Int.random(in: 5...steps / 2, using: &rng)
+        let aheadAt = Self.clockCase(seed) ? Int.random(in: 0..<steps / 2, using: &rng) : -1
+        let aheadFixedAt = aheadAt + Int.random(in: 3...20, using: &rng)
+        for step in 0..<steps {
             clock.advance(by: UInt64.random(in: 0...2_000, using: &rng))
+            if step == backupAt { try takeBackup(of: Int.random(in: 0..<stores.count, using: &rng)) }
+            if step == restoreAt { try restoreBackup() }
+            if step == aheadAt { try runClockAhead(Int.random(in: 0..<stores.count, using: &rng)) }
+            if step == aheadFixedAt, let node = aheadNode { skews[node].millis = skews[node].base }
             if Int.random(in: 0..<100, using: &rng) < 55 {
-                try randomWrite(at: Int.random(in: 0..<stores.count, using: &rng))
+                let node = Int.random(in: 0..<stores.count, using: &rng)
+                try randomWrite(at: node)
             } else {
                 try randomSync()
             }
         }
+        if aheadNode != nil {
+            // The receivers' clocks catch up with the refused changes' HLCs: from now on they are taken.
+            if let node = aheadNode { skews[node].millis = skews[node].base }
+            clock.advance(by: UInt64(Self.aheadByMillis) + 600_000)
+            aheadNode = nil
+        }
         try fullExchange()
+        if Self.restoreCase(seed) { #expect(restores == 1, context("the restore case ran")) }
+        if Self.clockCase(seed) { #expect(refusals > 0, context("the clock-bound case refused a batch")) }
         try checkConverged(stage: "after the random schedule")
         try resolveOneConflict()
     }
@@ -96,8 +137,8 @@ struct Scenario {
         guard let ids = created[kind], let id = ids.randomElement(using: &rng),
               let record = try store.record(kind, id: id), !record.erased, !record.awaitingErase else { return }
         if roll < 80 {
-            // Only complete records are updated (a row erased elsewhere waits for its
-            // erase, taking no writes, once a purged change of it arrives; see PurgedRelayTests).
+            // Only complete records are updated. A row of which a purged change
+            // arrived before its erase is awaiting that erase and takes no local write.
             guard !record.deleted, RecordValidator().problems(in: record.fields, kind: kind).isEmpty else { return }
             acknowledged.append(try store.update(kind, id: id, fields: Sample.update(kind, &rng)))
         } else if roll < 90 {
@@ -130,33 +171,123 @@ struct Scenario {
         if mode < 8, !sentBatches.isEmpty {
             // A late, re-sent batch from earlier: must change nothing wrongly.
             let old = sentBatches.randomElement(using: &rng)!
-            try stores[old.puller].apply(old.batch, from: nodes[old.peer])
+            _ = try apply(old.batch, to: old.puller, from: old.peer)
             return
         }
         let batch = try pull(puller, from: peer, limit: limit)
         if mode < 16 {
             return // lost on the way: never applied
         }
-        if mode < 26, !batch.changes.isEmpty {
+        if mode < 26, !batch.changes.isEmpty, aheadNode == nil {
             try interruptedApply(batch, puller: puller, peer: peer)
             return
         }
-        try stores[puller].apply(batch, from: nodes[peer])
+        guard try apply(batch, to: puller, from: peer) != nil else { return }
         if mode < 36 {
-            try stores[puller].apply(batch, from: nodes[peer]) // duplicated delivery
+            _ = try apply(batch, to: puller, from: peer) // duplicated delivery
         }
         if mode > 70 {
             // Catch up batch after batch.
             for _ in 0..<Int.random(in: 1...4, using: &rng) {
                 let more = try pull(puller, from: peer, limit: limit)
                 if more.changes.isEmpty { break }
-                try stores[puller].apply(more, from: nodes[peer])
+                guard try apply(more, to: puller, from: peer) != nil else { break }
             }
         }
     }
 
+    /// Applies a batch; nil when it was refused whole because a change's clock is
+    /// too far ahead (only while the clock-bound case runs): then nothing changed.
+    mutating func apply(_ batch: ChangeBatch, to puller: Int, from peer: Int) throws -> ApplyResult? {
+        let store = stores[puller]
+        guard aheadNode != nil else { return try store.apply(batch, from: nodes[peer]) }
+        let vvBefore = store.versionVector, logBefore = store.logPosition, digestBefore = store.stateDigest
+        let headsBefore = store.chainHeads, hlcBefore = store.lastHLC
+        do {
+            return try store.apply(batch, from: nodes[peer])
+        } catch ReplicaStoreError.batchRefused(let reason) {
+            refusals += 1
+            #expect(reason.contains("clock") && reason.contains("ahead"), context("refusal names the clock: \(reason)"))
+            #expect(batch.changes.contains { $0.dot.origin == nodes[aheadNode!] }, context("only batches with the fast clock's changes are refused"))
+            #expect(store.versionVector == vvBefore && store.logPosition == logBefore && store.stateDigest == digestBefore
+                        && store.chainHeads == headsBefore && store.lastHLC == hlcBefore,
+                    context("a refused batch applied nothing"))
+            return nil
+        }
+    }
+
+    // MARK: Restore from backup, clock bound
+
+    /// Copies `node`'s database file (checkpointed, with whatever -wal/-shm remain) as a backup.
+    mutating func takeBackup(of node: Int) throws {
+        let store = stores[node]
+        _ = try store.database.query("PRAGMA wal_checkpoint(TRUNCATE)") { _ in 0 }
+        let source = directory.path("\(nodes[node]).sqlite")
+        let target = directory.path("\(nodes[node])-backup.sqlite")
+        let files = FileManager.default
+        for suffix in ["", "-wal", "-shm"] where files.fileExists(atPath: source + suffix) {
+            try files.copyItem(atPath: source + suffix, toPath: target + suffix)
+        }
+        backup = (node, target)
+    }
+
+    /// The node's disk is lost: it comes back from the backup, starts a new log
+    /// incarnation, and pulls its own later changes back before it writes again.
+    mutating func restoreBackup() throws {
+        guard let (node, path) = backup else { return }
+        backup = nil
+        restores += 1
+        // What it wrote since the backup is held by a peer (it syncs, the disk fails later).
+        let holder = (node + 1 + Int.random(in: 0..<stores.count - 1, using: &rng)) % stores.count
+        for _ in 0..<1_000 {
+            let batch = try pull(holder, from: node, limit: 50)
+            guard try apply(batch, to: holder, from: node) != nil, !batch.changes.isEmpty else { break }
+        }
+        sentBatches.removeAll()  // nothing of the lost disk's incarnation arrives late
+        let target = stores.indices.map { stores[$0].versionVector[nodes[node]] }.max() ?? 0
+        let restored = try Self.openStore(path, node: nodes[node], clock: clock, skew: skews[node])
+        #expect(restored.seq <= target, context("a backup holds no more than the region"))
+        try restored.startNewIncarnation()
+        stores[node] = restored
+        for peer in stores.indices.shuffled(using: &rng) where peer != node {
+            for _ in 0..<1_000 {
+                let batch = try pull(node, from: peer, limit: Int.random(in: 1...20, using: &rng))
+                guard try apply(batch, to: node, from: peer) != nil, !batch.changes.isEmpty else { break }
+            }
+        }
+        // Only now may it write again: a lower seq would hand out a dot twice.
+        try #require(restored.seq == target, context("the restored node got its own changes back (\(restored.seq) of \(target))"))
+    }
+
+    /// How far beyond the bound the fast clock runs (skews are within ±2 minutes on top).
+    static let aheadByMillis: Int64 = 60_000
+
+    /// `node`'s clock jumps beyond the bound: its next change is refused whole by every receiver.
+    mutating func runClockAhead(_ node: Int) throws {
+        aheadNode = node
+        skews[node].millis = skews[node].base + Int64(StoreOptions().maxClockAheadMillis) + 240_000 + Self.aheadByMillis
+        if let id = try liveRow(.client, at: stores[node]) {
+            acknowledged.append(try stores[node].update(.client, id: id, fields: Sample.update(.client, &rng)))
+        } else {
+            serial += 1
+            let id = UUID()
+            acknowledged.append(try stores[node].create(.client, id: id, fields: Sample.client(&rng, number: serial)))
+            created[.client, default: []].append(id)
+        }
+        var receiver = Int.random(in: 0..<stores.count - 1, using: &rng)
+        if receiver >= node { receiver += 1 }
+        let before = refusals
+        for _ in 0..<100 {
+            let batch = try pull(receiver, from: node, limit: 50)
+            guard try apply(batch, to: receiver, from: node) != nil, !batch.changes.isEmpty else { break }
+        }
+        #expect(refusals == before + 1, context("the fast clock's change is refused"))
+    }
+
     mutating func pull(_ puller: Int, from peer: Int, limit: Int) throws -> ChangeBatch {
-        let since = try stores[puller].peerCursor(nodes[peer])?.position ?? 0
+        let cursor = try stores[puller].peerCursor(nodes[peer])
+        // A cursor into another incarnation of the peer's log means nothing: start again from 0.
+        let since = cursor?.incarnation == stores[peer].incarnation ? cursor?.position ?? 0 : 0
         let batch = try stores[peer].readLog(after: since, notCoveredBy: stores[puller].versionVector, limit: limit)
         // Through the wire format, as over HTTP.
         let decoded = try WireFormat.decode(WireFormat.encode(batch))
@@ -192,7 +323,7 @@ struct Scenario {
                 for peer in stores.indices where peer != puller {
                     while true {
                         let batch = try pull(puller, from: peer, limit: 50)
-                        let result = try stores[puller].apply(batch, from: nodes[peer])
+                        let result = try #require(try apply(batch, to: puller, from: peer), context("full exchange refused"))
                         if result.applied > 0 { moved = true }
                         if batch.changes.isEmpty { break }
                     }
@@ -217,8 +348,57 @@ struct Scenario {
             #expect(same, context("\(stage): \(nodes[index]) differs from \(nodes[0])"))
             let conflicts = try store.openConflicts().map(ConflictKey.init)
             #expect(conflicts == referenceConflicts.map(ConflictKey.init), context("\(stage): \(nodes[index]) conflicts"))
+            // Values are compared, never printed.
+            let sameDetails = try store.openConflicts().map(ConflictDetail.init) == referenceConflicts.map(ConflictDetail.init)
+            #expect(sameDetails, context("\(stage): \(nodes[index])'s conflict values or HLCs differ from \(nodes[0])'s"))
+            #expect(store.chainHeads == stores[0].chainHeads, context("\(stage): \(nodes[index])'s chain heads"))
+            #expect(!store.stateDigestProvisional, context("\(stage): \(nodes[index])'s state digest is provisional"))
+            #expect(store.stateDigest == stores[0].stateDigest, context("\(stage): \(nodes[index])'s state digest"))
         }
+        try checkLogs(stage: stage)
         try checkAgainstModel(stage: stage)
+    }
+
+    /// Every replica logs the same changes: per dot the same chain link, kind,
+    /// HLC, row clock and payload (a purged entry by its payload digest; purged
+    /// on one replica iff on all), and each acknowledged write under its own
+    /// dot with its own link: no dot was ever handed out twice.
+    func checkLogs(stage: String) throws {
+        var written: [Dot: [UInt8]] = [:]
+        for change in acknowledged {
+            #expect(written.updateValue(change.chainHash, forKey: change.dot) == nil, context("\(stage): \(change.dot) acknowledged twice"))
+        }
+        let reference = try logByDot(stores[0])
+        #expect(Set(reference.keys) == Set(written.keys), context("\(stage): \(nodes[0])'s log holds exactly the acknowledged dots"))
+        for (dot, entry) in reference where written[dot] != entry.chainHash {
+            Issue.record(context("\(stage): \(nodes[0]) holds another change under \(dot) than was acknowledged"))
+        }
+        for (index, store) in stores.enumerated().dropFirst() {
+            let log = try logByDot(store)
+            #expect(Set(log.keys) == Set(reference.keys), context("\(stage): \(nodes[index])'s log has other dots than \(nodes[0])'s"))
+            for (dot, entry) in log {
+                guard let other = reference[dot] else { continue }
+                #expect(entry.chainHash == other.chainHash, context("\(stage): \(dot) has two chain links (\(nodes[index]), \(nodes[0]))"))
+                #expect(entry.kind == other.kind && entry.hlc == other.hlc && entry.rowClock == other.rowClock
+                            && entry.record == other.record && entry.rowID == other.rowID,
+                        context("\(stage): \(dot)'s header differs at \(nodes[index])"))
+                #expect(entry.isPurged == other.isPurged, context("\(stage): \(dot) purged at only one of \(nodes[index]), \(nodes[0])"))
+                if entry.isPurged || other.isPurged {
+                    #expect(entry.purgedPayloadDigest == other.purgedPayloadDigest, context("\(stage): \(dot)'s payload digest differs at \(nodes[index])"))
+                } else {
+                    let samePayload = entry.fields == other.fields
+                    #expect(samePayload, context("\(stage): \(dot)'s payload differs at \(nodes[index])"))
+                }
+            }
+        }
+    }
+
+    func logByDot(_ store: ReplicaStore) throws -> [Dot: Change] {
+        var log: [Dot: Change] = [:]
+        for (_, change) in try store.logEntries() {
+            #expect(log.updateValue(change, forKey: change.dot) == nil, context("\(store.nodeID) logs \(change.dot) twice"))
+        }
+        return log
     }
 
     /// An independent model of the merge: per field, the winner is the
@@ -229,6 +409,11 @@ struct Scenario {
         var byRow: [RowKey: [Change]] = [:]
         for change in acknowledged { byRow[RowKey(record: change.record, id: change.rowID), default: []].append(change) }
         var expectedConflicts: Set<ConflictKey> = []
+        var expectedDetails: Set<ConflictDetail> = []
+        /// The merge rule written out here, not borrowed: greater `(hlc, origin)` wins.
+        func greater(_ a: Change, _ b: Change) -> Bool {
+            a.hlc.rawValue != b.hlc.rawValue ? a.hlc.rawValue > b.hlc.rawValue : a.dot.origin > b.dot.origin
+        }
         for (key, changes) in byRow {
             let record = try #require(try store.record(key.record, id: key.id), context("\(stage): row missing"))
             if changes.contains(where: { $0.kind == .erase }) {
@@ -240,19 +425,23 @@ struct Scenario {
             for change in changes { names.formUnion(change.fields.keys) }
             for name in names {
                 let writes = changes.filter { $0.fields[name] != nil }
-                let winner = writes.max { FieldStamp(hlc: $1.hlc, dot: $1.dot).wins(over: FieldStamp(hlc: $0.hlc, dot: $0.dot)) }!
+                let winner = writes.max { greater($1, $0) }!
                 #expect(record.fields[name] == winner.fields[name], context("\(stage): \(key.record) field \(name) value"))
                 #expect(record.stamps[name]?.dot == winner.dot, context("\(stage): \(key.record) field \(name) winner"))
                 for write in writes where write.dot != winner.dot {
                     let seen = writes.contains { $0.dot != write.dot && $0.rowClock.covers(write.dot) }
                     if !seen {
                         expectedConflicts.insert(ConflictKey(record: key.record, rowID: key.id, field: name, dot: write.dot, winner: winner.dot))
+                        expectedDetails.insert(ConflictDetail(record: key.record, rowID: key.id, field: name, dot: write.dot,
+                                                              hlc: write.hlc, winner: winner.dot, value: write.fields[name]!))
                     }
                 }
             }
         }
         let actual = Set(try store.openConflicts().map(ConflictKey.init))
         #expect(actual == expectedConflicts, context("\(stage): open conflicts match the frontier model"))
+        let sameDetails = Set(try store.openConflicts().map(ConflictDetail.init)) == expectedDetails
+        #expect(sameDetails, context("\(stage): open conflicts' values and HLCs match the model"))
     }
 
     /// A write whose row clock covers the whole frontier closes the conflict everywhere.
@@ -303,5 +492,47 @@ struct ConflictKey: Hashable {
 
     init(_ conflict: OpenConflict) {
         self.init(record: conflict.record, rowID: conflict.rowID, field: conflict.field, dot: conflict.dot, winner: conflict.winner)
+    }
+}
+
+/// A conflict with its value and HLC, without its node-local `firstSeen`. Compared, never printed (values are personal data).
+struct ConflictDetail: Hashable {
+    let record: RecordKind
+    let rowID: UUID
+    let field: String
+    let dot: Dot
+    let hlc: HLC
+    let winner: Dot
+    let value: FieldValue
+
+    init(record: RecordKind, rowID: UUID, field: String, dot: Dot, hlc: HLC, winner: Dot, value: FieldValue) {
+        self.record = record
+        self.rowID = rowID
+        self.field = field
+        self.dot = dot
+        self.hlc = hlc
+        self.winner = winner
+        self.value = value
+    }
+
+    init(_ conflict: OpenConflict) {
+        self.init(record: conflict.record, rowID: conflict.rowID, field: conflict.field, dot: conflict.dot, hlc: conflict.hlc,
+                  winner: conflict.winner, value: conflict.value)
+    }
+}
+
+/// A node's wall clock skew, changed by the clock-bound case while its store runs.
+final class SkewBox: Sendable {
+    let base: Int64
+    private let value: Mutex<Int64>
+
+    init(_ base: Int64) {
+        self.base = base
+        value = Mutex(base)
+    }
+
+    var millis: Int64 {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }
