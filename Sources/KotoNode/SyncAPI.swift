@@ -77,6 +77,9 @@ struct SyncAPI: Sendable {
         }
         let now = replica.nowMillis
         await replica.noteClock(peer: peer, peerMillis: pull.clock, sent: now, received: now)
+        // A peer that reaches us (a passive one too) says how many of our own changes it holds.
+        await replica.notePeerHoldsAny(pull.versionVector[config.node])
+        await replica.notePeerHolds(ownSeq: pull.versionVector[config.node])
         try await checkForks(pull.heads, peer: peer, what: "pull")
         let (batch, logPosition, yourSeq) = try await replica.withStore { store in
             (try store.readLog(after: pull.since, notCoveredBy: pull.versionVector, limit: pull.limit), store.logPosition,
@@ -145,6 +148,8 @@ struct SyncAPI: Sendable {
         if let refusal = strangers(batch.heads, field: "heads") { return refusal }
         let received = replica.nowMillis
         await replica.noteClock(peer: peer, peerMillis: batch.senderClockMillis, sent: received, received: received)
+        await replica.notePeerHoldsAny(batch.senderVersionVector[config.node])
+        await replica.notePeerHolds(ownSeq: batch.senderVersionVector[config.node])
         try await checkForks(batch.heads, peer: peer, what: "push")
         let result: ApplyResult
         do {

@@ -327,3 +327,28 @@ final class Flag: @unchecked Sendable {
         set { lock.withLock { stored = newValue } }
     }
 }
+
+/// A peer that only reaches this node (a passive one) tells it, in its pull,
+/// how many of this node's own changes it holds: a node whose database lost
+/// them stops writing until it has them back, so no seq is handed out twice.
+@Suite struct PassivePeerRestoreTests {
+    @Test func aPullShowingMoreOfOurOwnChangesStopsLocalWrites() async throws {
+        // jakobstad's earlier life: two changes, held by larsmo.
+        let earlier = try PeerStore(node: "jakobstad")
+        try earlier.store.create(.service, fields: NodeSample.service(number: 1))
+        try earlier.store.create(.service, fields: NodeSample.service(number: 2))
+        let larsmo = try PeerStore(node: "larsmo")
+        try larsmo.store.apply(try earlier.store.readLog(after: 0, notCoveredBy: VersionVector(), limit: 10), from: "jakobstad")
+
+        // jakobstad now runs on an empty database; larsmo (passive) pulls from it.
+        let node = try TestNode(node: "jakobstad")
+        let before = try await node.send(.get, "/v1/status", as: .admin)
+        #expect(try before.json["acceptingWrites"] == .bool(true))
+        try await node.pull(into: larsmo.store)
+        let refused = try await node.send(.post, "/v1/services", as: .office, json: SampleJSON.service(number: 3))
+        #expect(refused.status == .serviceUnavailable)
+        #expect(refused.errorCode == "catching_up")
+        let status = try await node.send(.get, "/v1/status", as: .admin).json
+        #expect(status["catchingUp"] == .number(2), "the target is the two changes larsmo holds")
+    }
+}
