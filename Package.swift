@@ -48,12 +48,27 @@ let package = Package(
             dependencies: ["KotoCore", "KotoStore", "KotoHTTP", "KotoCrypto", "CSQLite"],
             swiftSettings: strict
         ),
-        .testTarget(name: "KotoCoreTests", dependencies: ["KotoCore"], swiftSettings: strict),
-        .testTarget(name: "KotoStoreTests", dependencies: ["KotoStore", "KotoCore", "KotoCrypto"], swiftSettings: strict),
+        // Helpers shared by the test targets: seeded generator, temporary directories, clock, fictional records, test keys.
+        .target(
+            name: "KotoTestSupport",
+            dependencies: ["KotoCore", "KotoCrypto", "KotoStore"],
+            path: "Tests/KotoTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "KotoCoreTests", dependencies: ["KotoCore", "KotoTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "KotoStoreTests",
+            dependencies: ["KotoStore", "KotoCore", "KotoCrypto", "KotoTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "KotoHTTPTests", dependencies: ["KotoHTTP"], swiftSettings: strict),
         .testTarget(name: "KotoSeedTests", dependencies: ["KotoSeed", "KotoCore"], swiftSettings: strict),
-        .testTarget(name: "KotoNodeTests", dependencies: ["KotoNode", "KotoStore", "KotoHTTP", "KotoCore"], swiftSettings: strict),
+        .testTarget(
+            name: "KotoNodeTests",
+            dependencies: ["KotoNode", "KotoStore", "KotoHTTP", "KotoCore", "KotoTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "RegionTests", dependencies: ["KotoHTTP", "KotoCore", "KotoCrypto"], swiftSettings: strict),
-        .testTarget(name: "KotoCryptoTests", dependencies: ["KotoCrypto"], swiftSettings: strict),
+        .testTarget(name: "KotoCryptoTests", dependencies: ["KotoCrypto", "KotoTestSupport"], swiftSettings: strict),
     ]
 )

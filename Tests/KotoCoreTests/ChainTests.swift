@@ -1,14 +1,15 @@
 import Foundation
 import KotoCore
+import KotoTestSupport
 import Testing
 
-private func randomDigest(_ rng: inout SeededRNG) -> [UInt8] {
+private func randomDigest(_ rng: inout SeededGenerator) -> [UInt8] {
     (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
 }
 
 @Suite struct StateDigestTests {
     @Test func addingThenSubtractingARowDigestIsTheIdentity() {
-        var rng = SeededRNG(seed: 31)
+        var rng = SeededGenerator(state: 31)
         for _ in 0..<500 {
             let start = StateDigest(bytes: randomDigest(&rng))
             let row = randomDigest(&rng)
@@ -24,7 +25,7 @@ private func randomDigest(_ rng: inout SeededRNG) -> [UInt8] {
     }
 
     @Test func theSumDoesNotDependOnTheOrder() {
-        var rng = SeededRNG(seed: 77)
+        var rng = SeededGenerator(state: 77)
         for _ in 0..<50 {
             let rows = (0..<Int.random(in: 1...40, using: &rng)).map { _ in randomDigest(&rng) }
             var forward = StateDigest.zero
@@ -71,7 +72,7 @@ private func randomDigest(_ rng: inout SeededRNG) -> [UInt8] {
     }
 
     @Test func hexRoundTrips() throws {
-        var rng = SeededRNG(seed: 5)
+        var rng = SeededGenerator(state: 5)
         for _ in 0..<200 {
             let digest = StateDigest(bytes: randomDigest(&rng))
             let hex = digest.hex

@@ -1,5 +1,6 @@
 import Foundation
 import KotoCore
+import KotoTestSupport
 import Testing
 
 @Suite struct ChangeTests {
@@ -50,7 +51,7 @@ import Testing
     }
 
     @Test func uuidLowercasedIsTheCanonicalForm() {
-        var rng = SeededRNG(seed: 5)
+        var rng = SeededGenerator(state: 5)
         for _ in 0..<200 {
             var bytes: [UInt8] = (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
             bytes[0] = bytes[0] | 0xa0 // make sure hex letters occur

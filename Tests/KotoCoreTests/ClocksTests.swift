@@ -1,4 +1,5 @@
 import KotoCore
+import KotoTestSupport
 import Testing
 
 @Suite struct HLCTests {
@@ -47,7 +48,7 @@ import Testing
     }
 
     @Test func tickIsStrictlyIncreasingOverARandomWallClock() {
-        var rng = SeededRNG(seed: 42)
+        var rng = SeededGenerator(state: 42)
         var clock = HybridClock()
         var previous = HLC.zero
         var now: UInt64 = 1_000_000

@@ -1,7 +1,7 @@
 import Foundation
 import KotoCore
 
-/// Shared, obviously fictional test data and a seeded random number generator.
+/// Shared, obviously fictional test data.
 enum Fixture {
     static let serviceID = UUID(uuidString: "00000000-0000-4000-8000-000000000001")!
     static let clientID = UUID(uuidString: "00000000-0000-4000-8000-000000000002")!
@@ -69,20 +69,5 @@ enum Fixture {
     /// `base` with `changes` laid over it (a `.null` entry stays as an explicit null).
     static func with(_ base: FieldMap, _ changes: FieldMap) -> FieldMap {
         base.merging(changes) { _, new in new }
-    }
-}
-
-/// SplitMix64: small, fast and reproducible from a seed.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

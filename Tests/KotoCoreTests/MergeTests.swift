@@ -1,5 +1,6 @@
 import Foundation
 import KotoCore
+import KotoTestSupport
 import Testing
 
 /// Builds a change to the one row these tests use. `saw` is the row clock the
@@ -481,13 +482,13 @@ struct Simulation {
         var held: Set<Dot> = []
     }
 
-    var rng: SeededRNG
+    var rng: SeededGenerator
     var nodes: [Node]
     var time: Int64 = 1_000_000
     let eraseChance: Double
 
     init(seed: UInt64) {
-        rng = SeededRNG(seed: seed)
+        rng = SeededGenerator(state: seed)
         let count = Int.random(in: 2...5, using: &rng)
         var nodes: [Node] = []
         for index in 0..<count {

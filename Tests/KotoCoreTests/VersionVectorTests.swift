@@ -1,4 +1,5 @@
 import KotoCore
+import KotoTestSupport
 import Testing
 
 @Suite struct VersionVectorTests {
@@ -45,7 +46,7 @@ import Testing
     }
 
     @Test func formUnionIsCommutativeAssociativeAndIdempotent() {
-        var rng = SeededRNG(seed: 7)
+        var rng = SeededGenerator(state: 7)
         func random() -> VersionVector {
             var entries: [String: UInt64] = [:]
             for origin in ["a", "b", "c", "d"] where Bool.random(using: &rng) {

@@ -1,5 +1,6 @@
 import Foundation
 import KotoCore
+import KotoTestSupport
 import Testing
 
 /// Writes wire bytes by hand (independently of the encoder) to craft input.
@@ -523,7 +524,7 @@ private func filler(_ seed: UInt8, count: Int = 32) -> [UInt8] {
     /// Flipped bytes must never crash the decoder: it throws a `WireError` or
     /// returns a batch, and whatever it returns re-encodes to the same batch.
     @Test func randomByteFlipsNeverCrash() {
-        var rng = SeededRNG(seed: 2024)
+        var rng = SeededGenerator(state: 2024)
         let valid = WireFormat.encode(Self.sampleBatch)
         var decodedCount = 0, rejectedCount = 0
         for iteration in 0..<5_000 {
@@ -545,7 +546,7 @@ private func filler(_ seed: UInt8, count: Int = 32) -> [UInt8] {
     }
 
     @Test func randomGarbageNeverCrashes() throws {
-        var rng = SeededRNG(seed: 99)
+        var rng = SeededGenerator(state: 99)
         for _ in 0..<2_000 {
             var bytes = Bytes.header(count: UInt64.random(in: 0...3, using: &rng))
             bytes.raw((0..<Int.random(in: 0...80, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })

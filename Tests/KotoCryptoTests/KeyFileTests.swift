@@ -1,12 +1,13 @@
 import Foundation
 import Glibc
 import KotoCrypto
+import KotoTestSupport
 import Testing
 
 @Suite struct KeyFileTests {
     @Test func writtenKeyLoadsBackWithMode0600() throws {
         let directory = try TemporaryDirectory()
-        let path = directory.file("node.key")
+        let path = directory.path("node.key")
         let key = try SigningKey.generate()
         try key.write(to: path)
 
@@ -24,7 +25,7 @@ import Testing
 
     @Test func readOnlyKeyFileLoads() throws {
         let directory = try TemporaryDirectory()
-        let path = directory.file("node.key")
+        let path = directory.path("node.key")
         let key = try SigningKey.generate()
         try key.write(to: path)
         #expect(chmod(path, 0o400) == 0)
@@ -34,7 +35,7 @@ import Testing
     @Test(arguments: [0o644, 0o640, 0o604, 0o660, 0o700 | 0o007] as [mode_t])
     func loadRefusesGroupOrOtherPermissions(_ permissions: mode_t) throws {
         let directory = try TemporaryDirectory()
-        let path = directory.file("node.key")
+        let path = directory.path("node.key")
         try SigningKey.generate().write(to: path)
         #expect(chmod(path, permissions) == 0)
 
@@ -46,7 +47,7 @@ import Testing
 
     @Test func writeRefusesToOverwrite() throws {
         let directory = try TemporaryDirectory()
-        let path = directory.file("node.key")
+        let path = directory.path("node.key")
         let first = try SigningKey.generate()
         try first.write(to: path)
 
@@ -55,7 +56,7 @@ import Testing
         #expect(try SigningKey.load(path: path).publicKey == first.publicKey)
 
         // Nor over any other file that happens to be there.
-        let other = try directory.write(Array("not a key\n".utf8), to: "other", mode: 0o644)
+        let other = try directory.write("other", "not a key\n", permissions: 0o644)
         #expect(throws: CryptoError.self) { try first.write(to: other) }
         #expect(try String(contentsOfFile: other, encoding: .utf8) == "not a key\n")
         #expect(mode(of: other) == 0o644)
@@ -63,12 +64,12 @@ import Testing
 
     @Test func writeIntoMissingDirectoryFails() throws {
         let directory = try TemporaryDirectory()
-        #expect(throws: CryptoError.self) { try SigningKey.generate().write(to: directory.file("missing/node.key")) }
+        #expect(throws: CryptoError.self) { try SigningKey.generate().write(to: directory.path("missing/node.key")) }
     }
 
     @Test func missingFileIsRefused() throws {
         let directory = try TemporaryDirectory()
-        let path = directory.file("absent.key")
+        let path = directory.path("absent.key")
         let error = try #require(throws: CryptoError.self) { try SigningKey.load(path: path) }
         #expect(error.description.contains(path), "\(error)")
     }
@@ -100,7 +101,7 @@ import Testing
     ])
     func malformedContentIsRefused(_ content: String) throws {
         let directory = try TemporaryDirectory()
-        let path = try directory.write(Array(content.utf8), to: "node.key")
+        let path = try directory.write("node.key", content)
         let error = try #require(throws: CryptoError.self) { try SigningKey.load(path: path) }
         #expect(error.description.contains(path), "\(error)")
         // The complaint never repeats the (possibly secret) content.
@@ -110,8 +111,7 @@ import Testing
     @Test func wellFormedHandWrittenFileLoads() throws {
         let directory = try TemporaryDirectory()
         let secret = bytes(hex: RFC8032Vector.all[0].secretKey)
-        let path = try directory.write(
-            Array("kotosync-ed25519-private-key:\(Data(secret).base64EncodedString())\n".utf8), to: "node.key")
+        let path = try directory.write("node.key", "kotosync-ed25519-private-key:\(Data(secret).base64EncodedString())\n")
         let key = try SigningKey.load(path: path)
         #expect(key.publicKey.raw == bytes(hex: RFC8032Vector.all[0].publicKey))
     }

@@ -1,6 +1,7 @@
 import Foundation
 import KotoHTTP
 import KotoStore
+import KotoTestSupport
 import Testing
 @testable import KotoNode
 
@@ -254,12 +255,7 @@ import Testing
 
     // MARK: Errors name the key
 
-    struct Case: Sendable, CustomStringConvertible {
-        let name: String
-        let json: String
-        let key: String
-        var description: String { name }
-    }
+    typealias Case = KeyErrorCase
 
     static let errorCases: [Case] = [
         Case(name: "unknown top-level key", json: minimal(#""verbose":true"#), key: "verbose"),

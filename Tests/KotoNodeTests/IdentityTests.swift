@@ -4,6 +4,7 @@ import KotoCore
 import KotoCrypto
 import KotoHTTP
 import KotoStore
+import KotoTestSupport
 import Testing
 @testable import KotoNode
 

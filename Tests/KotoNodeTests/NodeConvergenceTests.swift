@@ -2,6 +2,7 @@ import Foundation
 import KotoCore
 import KotoHTTP
 import KotoStore
+import KotoTestSupport
 import Testing
 @testable import KotoNode
 
@@ -16,12 +17,7 @@ import Testing
 /// Serialized: the scenarios keep the cooperative pool busy, and tests that talk
 /// to a real HTTP server on it (FakePeer) would time out beside forty of them.
 @Suite(.serialized) struct NodeConvergenceTests {
-    static let seeds: [UInt64] = {
-        let environment = ProcessInfo.processInfo.environment
-        let count = environment["KOTOSYNC_NODE_CONVERGENCE_SEEDS"].flatMap(UInt64.init) ?? 40
-        let first = environment["KOTOSYNC_NODE_CONVERGENCE_FIRST_SEED"].flatMap(UInt64.init) ?? 1
-        return Array(first..<(first + count))
-    }()
+    static let seeds = scenarioSeeds(environmentPrefix: "KOTOSYNC_NODE_CONVERGENCE", defaultCount: 40)
 
     @Test("five nodes converge through pull and push", arguments: seeds)
     func fiveNodesConverge(seed: UInt64) async throws {
@@ -65,24 +61,11 @@ struct InProcessTransport: SyncTransport {
     }
 }
 
-/// SplitMix64, so a seed reproduces a whole scenario.
-struct NodeSeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// One seeded scenario over five in-process nodes. Failure messages name
 /// the seed, nodes, kinds, ids and dots, never field values.
 final class NodeScenario {
     let seed: UInt64
-    var rng: NodeSeededGenerator
+    var rng: SeededGenerator
     let nodes: [TestNode]
     let transport: InProcessTransport
     /// `modes[a][b]`: how node a's link to b runs (pull from b, or also push to b).
@@ -93,7 +76,7 @@ final class NodeScenario {
 
     init(seed: UInt64) throws {
         self.seed = seed
-        rng = NodeSeededGenerator(seed: seed)
+        rng = SeededGenerator(seed: seed)
         nodes = try TestRegion.nodes.map { try TestNode(node: $0, peers: []) }
         transport = InProcessTransport(routers: Dictionary(uniqueKeysWithValues: nodes.map { ($0.nodeID, $0.router) }))
         for _ in nodes.indices {
@@ -146,7 +129,7 @@ final class NodeScenario {
         }
         if roll < 20 {
             let id = UUID()
-            try await write(node, .service, id, .create(NodeSample.service(number: serial), id: id))
+            try await write(node, .service, id, .create(Sample.fixedService(number: serial), id: id))
             created[.service, default: []].append(id)
             return
         }
@@ -213,14 +196,15 @@ final class NodeScenario {
         var everyDot = VersionVector()
         for change in acknowledged { everyDot.advance(to: change.dot) }
         let reference = try await nodes[0].replica.withStore { store in
-            (try store.canonicalDump(), try store.openConflicts().map(NodeConflictKey.init), store.chainHeads, store.stateDigest)
+            (try store.canonicalDump(), try store.openConflicts().map { ConflictFacts($0, including: .hlc) }, store.chainHeads,
+             store.stateDigest)
         }
         let acknowledged = acknowledged
         for node in nodes {
             let name = node.nodeID
             let (dump, conflicts, heads, digest, provisional, vector, held) = try await node.replica.withStore { store in
-                (try store.canonicalDump(), try store.openConflicts().map(NodeConflictKey.init), store.chainHeads, store.stateDigest,
-                 store.stateDigestProvisional, store.versionVector,
+                (try store.canonicalDump(), try store.openConflicts().map { ConflictFacts($0, including: .hlc) }, store.chainHeads,
+                 store.stateDigest, store.stateDigestProvisional, store.versionVector,
                  try acknowledged.map { try store.chainHash(at: $0.dot) })
             }
             #expect(vector == everyDot, context("\(name) holds exactly the acknowledged writes"))
@@ -236,27 +220,6 @@ final class NodeScenario {
     }
 }
 
-/// A conflict without its value or node-local `firstSeen`.
-struct NodeConflictKey: Hashable, Sendable, CustomStringConvertible {
-    let record: RecordKind
-    let rowID: UUID
-    let field: String
-    let dot: Dot
-    let hlc: HLC
-    let winner: Dot
-
-    init(_ conflict: OpenConflict) {
-        record = conflict.record
-        rowID = conflict.rowID
-        field = conflict.field
-        dot = conflict.dot
-        hlc = conflict.hlc
-        winner = conflict.winner
-    }
-
-    var description: String { "\(record.table)/\(rowID.lowercased).\(field) \(dot) (winner \(winner))" }
-}
-
 extension Array {
     func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
         var result: [T] = []
@@ -265,35 +228,24 @@ extension Array {
     }
 }
 
-/// Fictional records as field maps.
+/// The random records of the node scenarios. They draw from fewer words, and
+/// in another order, than `Sample.client` and `Sample.update`; kept as they
+/// are so every seed replays the scenario it always did.
 enum NodeSample {
     static let givenNames = ["Testi", "Exempel", "Malli", "Prov"]
     static let familyNames = ["Henkilö", "Person", "Asiakas", "Klient"]
     static let languages = ["ar", "fa", "uk", "ru", "so", "en"]
-    static let codes: [Int64] = [598, 893, 288, 599, 440]
 
     static func client<G: RandomNumberGenerator>(_ rng: inout G, number: Int) -> FieldMap {
         [
             "clientNumber": .text("T-\(number)"),
-            "ownerMunicipality": .integer(codes.randomElement(using: &rng)!),
+            "ownerMunicipality": .integer(Sample.codes.randomElement(using: &rng)!),
             "givenName": .text(givenNames.randomElement(using: &rng)!),
             "familyName": .text(familyNames.randomElement(using: &rng)!),
             "birthDate": .text("19\(Int.random(in: 50...99, using: &rng))-0\(Int.random(in: 1...9, using: &rng))-1\(Int.random(in: 0...9, using: &rng))"),
             "integrationLanguage": .text(Bool.random(using: &rng) ? "fi" : "sv"),
             "planStatus": .text("none"),
             "status": .text("new"),
-        ]
-    }
-
-    static func service(number: Int) -> FieldMap {
-        [
-            "nameFi": .text("Testikurssi \(number)"),
-            "providerName": .text("Testiopisto"),
-            "providerType": .text("adult_education"),
-            "category": .text("language_course"),
-            "municipalities": .text("598,599"),
-            "studyPath": .text("basic"),
-            "status": .text("active"),
         ]
     }
 

@@ -66,12 +66,7 @@ import Testing
         #expect(manifest.registry.municipality(code: 893) == nil)
     }
 
-    struct Case: Sendable, CustomStringConvertible {
-        let name: String
-        let json: String
-        let key: String
-        var description: String { name }
-    }
+    typealias Case = KeyErrorCase
 
     static let errorCases: [Case] = [
         Case(name: "unknown top-level key", json: #"{"region":"r","members":[],"version":1}"#, key: "manifest.version"),

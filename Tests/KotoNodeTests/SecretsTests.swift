@@ -2,6 +2,7 @@ import Foundation
 import KotoCore
 import KotoCrypto
 import KotoHTTP
+import KotoTestSupport
 import Testing
 @testable import KotoNode
 

@@ -2,6 +2,7 @@ import Foundation
 import KotoCore
 import KotoHTTP
 import KotoStore
+import KotoTestSupport
 import Testing
 @testable import KotoNode
 

@@ -3,66 +3,46 @@ import KotoCore
 import KotoCrypto
 import KotoHTTP
 import KotoStore
+import KotoTestSupport
 import Testing
 @testable import KotoNode
 
 // MARK: - Files
 
-/// A directory removed when the value goes away.
-final class TemporaryDirectory {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("kotosync-nodetest-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    var path: String { url.path }
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    /// Writes `text` to `name` with the given permissions; returns the path.
-    @discardableResult
-    func write(_ name: String, _ text: String, permissions: Int = 0o600) throws -> String {
-        let file = path(name)
-        guard FileManager.default.createFile(atPath: file, contents: Data(text.utf8),
-                                             attributes: [.posixPermissions: permissions]) else {
-            throw TestSetupError(description: "cannot write \(name)")
-        }
-        // createFile applies the umask; set the mode exactly.
-        try FileManager.default.setAttributes([.posixPermissions: permissions], ofItemAtPath: file)
-        return file
-    }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
-
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-}
-
 /// The package's root directory (this file is Tests/KotoNodeTests/TestSupport.swift).
 let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
+/// A malformed file text and the key its error must name.
+struct KeyErrorCase: Sendable, CustomStringConvertible {
+    let name: String
+    let json: String
+    let key: String
+    var description: String { name }
+}
+
 // MARK: - The test region: members, keys, credentials
 
-/// The five offices of the test region (the real region's codes and names).
+/// The five offices of the test region (the real region's codes and names)
+/// and their manifests; the keys of the shared region are `TestKeys.signing`.
 enum TestRegion {
-    static let offices: [Municipality] = MunicipalityRegistry.ostrobothnianCoast.all
+    static let offices: [Municipality] = TestKeys.municipalities
     static var nodes: [String] { offices.map(\.slug) }
 
     /// One manifest and key set per test run, shared by test nodes and the bare peer stores they sync with.
-    static let shared: (manifest: RegionManifest, keys: [String: SigningKey]) = try! make()
-
-    /// The store identity of `node` in the shared region.
-    static func identity(_ node: String) -> StoreIdentity {
-        StoreIdentity(signingKey: shared.keys[node]!, region: RegionKeys(shared.manifest.publicKeys))
-    }
+    static let shared: (manifest: RegionManifest, keys: [String: SigningKey]) = (try! manifest(TestKeys.signing), TestKeys.signing)
 
     /// A manifest of the five offices, each with a freshly generated key.
     static func make() throws -> (manifest: RegionManifest, keys: [String: SigningKey]) {
         var keys: [String: SigningKey] = [:]
         for office in offices { keys[office.slug] = try SigningKey.generate() }
+        return (try manifest(keys), keys)
+    }
+
+    /// The manifest of the five offices with these keys.
+    static func manifest(_ keys: [String: SigningKey]) throws -> RegionManifest {
         let members = offices.map { RegionManifest.Member(node: $0.slug, municipality: $0, publicKeys: [keys[$0.slug]!.publicKey]) }
-        return (try RegionManifest(region: "test-region", members: members), keys)
+        return try RegionManifest(region: "test-region", members: members)
     }
 
     /// The manifest file text for these keys (`publicKeys` replaces a member's keys).
@@ -200,7 +180,7 @@ final class TestNode {
         options.maxClockAheadMillis = UInt64(config.maxClockAhead.components.seconds * 1000)
         let aheadMillis = Int64(clockAhead.components.seconds * 1000)
         options.now = { UInt64(Int64(Date().timeIntervalSince1970 * 1000) + aheadMillis) }
-        let store = try ReplicaStore(path: config.databasePath, nodeID: node, identity: TestRegion.identity(node), options: options)
+        let store = try ReplicaStore(path: config.databasePath, nodeID: node, identity: TestKeys.identity(node), options: options)
         replica = Replica(store: store)
         let secrets = testSecrets(for: node)
         scheduler = try SyncScheduler(config: config, replica: replica, secrets: secrets)
@@ -302,7 +282,7 @@ final class PeerStore {
         options.synchronous = .off
         let aheadMillis = UInt64(clockAhead.components.seconds * 1000)
         options.now = { UInt64(Date().timeIntervalSince1970 * 1000) + aheadMillis }
-        store = try ReplicaStore(path: directory.path("\(node).sqlite"), nodeID: node, identity: TestRegion.identity(node), options: options)
+        store = try ReplicaStore(path: directory.path("\(node).sqlite"), nodeID: node, identity: TestKeys.identity(node), options: options)
     }
 }
 

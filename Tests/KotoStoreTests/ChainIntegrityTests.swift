@@ -1,6 +1,7 @@
 import Foundation
 import KotoCore
 import KotoCrypto
+import KotoTestSupport
 import Testing
 @testable import KotoStore
 

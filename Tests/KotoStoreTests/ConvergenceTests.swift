@@ -1,5 +1,6 @@
 import Foundation
 import KotoCore
+import KotoTestSupport
 import Synchronization
 import Testing
 @testable import KotoStore
@@ -11,12 +12,7 @@ import Testing
 /// acknowledged lost. `KOTOSYNC_CONVERGENCE_SEEDS=N` runs N scenarios
 /// (default 500), `KOTOSYNC_CONVERGENCE_FIRST_SEED=S` starts elsewhere.
 @Suite struct ConvergenceTests {
-    static let seeds: [UInt64] = {
-        let environment = ProcessInfo.processInfo.environment
-        let count = environment["KOTOSYNC_CONVERGENCE_SEEDS"].flatMap(UInt64.init) ?? 500
-        let first = environment["KOTOSYNC_CONVERGENCE_FIRST_SEED"].flatMap(UInt64.init) ?? 1
-        return Array(first..<(first + count))
-    }()
+    static let seeds = scenarioSeeds(environmentPrefix: "KOTOSYNC_CONVERGENCE", defaultCount: 500)
 
     @Test("five replicas converge", arguments: seeds)
     func fiveReplicasConverge(seed: UInt64) throws {
@@ -346,10 +342,10 @@ struct Scenario {
             #expect(Int(store.logPosition) == acknowledged.count, context("\(stage): \(nodes[index]) logged each change once"))
             let same = try store.canonicalDump() == reference
             #expect(same, context("\(stage): \(nodes[index]) differs from \(nodes[0])"))
-            let conflicts = try store.openConflicts().map(ConflictKey.init)
-            #expect(conflicts == referenceConflicts.map(ConflictKey.init), context("\(stage): \(nodes[index]) conflicts"))
+            let conflicts = try store.openConflicts().map { ConflictFacts($0, including: []) }
+            #expect(conflicts == referenceConflicts.map { ConflictFacts($0, including: []) }, context("\(stage): \(nodes[index]) conflicts"))
             // Values are compared, never printed.
-            let sameDetails = try store.openConflicts().map(ConflictDetail.init) == referenceConflicts.map(ConflictDetail.init)
+            let sameDetails = try store.openConflicts().map(ConflictFacts.init) == referenceConflicts.map(ConflictFacts.init)
             #expect(sameDetails, context("\(stage): \(nodes[index])'s conflict values or HLCs differ from \(nodes[0])'s"))
             #expect(store.chainHeads == stores[0].chainHeads, context("\(stage): \(nodes[index])'s chain heads"))
             #expect(!store.stateDigestProvisional, context("\(stage): \(nodes[index])'s state digest is provisional"))
@@ -408,8 +404,8 @@ struct Scenario {
         let store = stores[0]
         var byRow: [RowKey: [Change]] = [:]
         for change in acknowledged { byRow[RowKey(record: change.record, id: change.rowID), default: []].append(change) }
-        var expectedConflicts: Set<ConflictKey> = []
-        var expectedDetails: Set<ConflictDetail> = []
+        var expectedConflicts: Set<ConflictFacts> = []
+        var expectedDetails: Set<ConflictFacts> = []
         /// The merge rule written out here, not borrowed: greater `(hlc, origin)` wins.
         func greater(_ a: Change, _ b: Change) -> Bool {
             a.hlc.rawValue != b.hlc.rawValue ? a.hlc.rawValue > b.hlc.rawValue : a.dot.origin > b.dot.origin
@@ -431,16 +427,16 @@ struct Scenario {
                 for write in writes where write.dot != winner.dot {
                     let seen = writes.contains { $0.dot != write.dot && $0.rowClock.covers(write.dot) }
                     if !seen {
-                        expectedConflicts.insert(ConflictKey(record: key.record, rowID: key.id, field: name, dot: write.dot, winner: winner.dot))
-                        expectedDetails.insert(ConflictDetail(record: key.record, rowID: key.id, field: name, dot: write.dot,
-                                                              hlc: write.hlc, winner: winner.dot, value: write.fields[name]!))
+                        expectedConflicts.insert(ConflictFacts(record: key.record, rowID: key.id, field: name, dot: write.dot, winner: winner.dot))
+                        expectedDetails.insert(ConflictFacts(record: key.record, rowID: key.id, field: name, dot: write.dot,
+                                                             winner: winner.dot, hlc: write.hlc, value: write.fields[name]!))
                     }
                 }
             }
         }
-        let actual = Set(try store.openConflicts().map(ConflictKey.init))
+        let actual = Set(try store.openConflicts().map { ConflictFacts($0, including: []) })
         #expect(actual == expectedConflicts, context("\(stage): open conflicts match the frontier model"))
-        let sameDetails = Set(try store.openConflicts().map(ConflictDetail.init)) == expectedDetails
+        let sameDetails = Set(try store.openConflicts().map(ConflictFacts.init)) == expectedDetails
         #expect(sameDetails, context("\(stage): open conflicts' values and HLCs match the model"))
     }
 
@@ -472,53 +468,6 @@ struct Scenario {
 struct RowKey: Hashable {
     let record: RecordKind
     let id: UUID
-}
-
-/// A conflict without its node-local `firstSeen`.
-struct ConflictKey: Hashable {
-    let record: RecordKind
-    let rowID: UUID
-    let field: String
-    let dot: Dot
-    let winner: Dot
-
-    init(record: RecordKind, rowID: UUID, field: String, dot: Dot, winner: Dot) {
-        self.record = record
-        self.rowID = rowID
-        self.field = field
-        self.dot = dot
-        self.winner = winner
-    }
-
-    init(_ conflict: OpenConflict) {
-        self.init(record: conflict.record, rowID: conflict.rowID, field: conflict.field, dot: conflict.dot, winner: conflict.winner)
-    }
-}
-
-/// A conflict with its value and HLC, without its node-local `firstSeen`. Compared, never printed (values are personal data).
-struct ConflictDetail: Hashable {
-    let record: RecordKind
-    let rowID: UUID
-    let field: String
-    let dot: Dot
-    let hlc: HLC
-    let winner: Dot
-    let value: FieldValue
-
-    init(record: RecordKind, rowID: UUID, field: String, dot: Dot, hlc: HLC, winner: Dot, value: FieldValue) {
-        self.record = record
-        self.rowID = rowID
-        self.field = field
-        self.dot = dot
-        self.hlc = hlc
-        self.winner = winner
-        self.value = value
-    }
-
-    init(_ conflict: OpenConflict) {
-        self.init(record: conflict.record, rowID: conflict.rowID, field: conflict.field, dot: conflict.dot, hlc: conflict.hlc,
-                  winner: conflict.winner, value: conflict.value)
-    }
 }
 
 /// A node's wall clock skew, changed by the clock-bound case while its store runs.

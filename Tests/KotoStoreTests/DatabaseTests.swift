@@ -1,4 +1,5 @@
 import Foundation
+import KotoTestSupport
 import Testing
 @testable import KotoStore
 

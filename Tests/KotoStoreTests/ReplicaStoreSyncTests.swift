@@ -1,5 +1,6 @@
 import Foundation
 import KotoCore
+import KotoTestSupport
 import Testing
 @testable import KotoStore
 
@@ -7,27 +8,6 @@ import Testing
 /// batches (idempotent, whole or not at all, causal), peer cursors, the
 /// HLC bound, a node catching up on its own changes, and conflicts.
 @Suite struct ReplicaStoreSyncTests {
-    /// An open conflict without its node-local `firstSeenMillis`.
-    struct ConflictFacts: Hashable {
-        let record: RecordKind
-        let rowID: UUID
-        let field: String
-        let value: FieldValue
-        let dot: Dot
-        let hlc: HLC
-        let winner: Dot
-
-        init(_ conflict: OpenConflict) {
-            record = conflict.record
-            rowID = conflict.rowID
-            field = conflict.field
-            value = conflict.value
-            dot = conflict.dot
-            hlc = conflict.hlc
-            winner = conflict.winner
-        }
-    }
-
     /// jakobstad and nykarleby with interleaved histories. nykarleby's log is
     /// j1 j2 j3 n1 n2 j4 n3 (positions 1…7).
     struct TwoOffices {

@@ -1,6 +1,7 @@
 import Foundation
 import KotoCore
 import KotoCrypto
+import KotoTestSupport
 import Testing
 @testable import KotoStore
 
@@ -61,26 +62,35 @@ import Testing
         return comparedPairs
     }
 
-    @Test(arguments: [UInt64(1), 2, 3])
-    func replicasThatConvergeInDifferentOrdersHaveEqualDigests(seed: UInt64) throws {
-        let harness = try StoreHarness()
+    /// Opens the writers in `harness` and runs six rounds of the history of
+    /// `seed`: random writes at every writer on the harness clock, then partial
+    /// exchanges (each writer pulls from one other, in small batches);
+    /// `afterRound` looks at the writers after each round.
+    static func writeRandomHistories(_ harness: StoreHarness, seed: UInt64,
+                                     afterRound: ([ReplicaStore]) throws -> Void = { _ in }) throws -> [ReplicaStore] {
         var rng = SeededGenerator(seed: seed)
         let writers = try Self.writers.map { try harness.open($0) }
         var number = 0
         for _ in 0..<6 {
             for writer in writers {
                 for _ in 0..<Int.random(in: 1...4, using: &rng) {
-                    try Self.randomWrite(writer, &rng, number: &number)
+                    try randomWrite(writer, &rng, number: &number)
                     harness.clock.advance(by: UInt64.random(in: 1...50, using: &rng))
                 }
             }
-            // Partial exchanges: each writer pulls from one other, in small batches.
             for (index, writer) in writers.enumerated() {
                 let peer = writers[(index + Int.random(in: 1...2, using: &rng)) % writers.count]
                 try pullAll(writer, from: peer, limit: Int.random(in: 1...5, using: &rng))
             }
-            _ = try Self.checkDigests(writers)
+            try afterRound(writers)
         }
+        return writers
+    }
+
+    @Test(arguments: [UInt64(1), 2, 3])
+    func replicasThatConvergeInDifferentOrdersHaveEqualDigests(seed: UInt64) throws {
+        let harness = try StoreHarness()
+        let writers = try Self.writeRandomHistories(harness, seed: seed) { writers in _ = try Self.checkDigests(writers) }
         // Two newcomers pull everything in opposite orders, through different relays and batch sizes.
         let kronoby = try harness.open("kronoby")
         let pedersore = try harness.open("pedersore")
@@ -109,21 +119,7 @@ import Testing
         var conflicts = 0, erased = 0, deleted = 0
         for seed: UInt64 in [1, 2, 3] {
             let harness = try StoreHarness()
-            var rng = SeededGenerator(seed: seed)
-            let writers = try Self.writers.map { try harness.open($0) }
-            var number = 0
-            for _ in 0..<6 {
-                for writer in writers {
-                    for _ in 0..<Int.random(in: 1...4, using: &rng) {
-                        try Self.randomWrite(writer, &rng, number: &number)
-                        harness.clock.advance(by: UInt64.random(in: 1...50, using: &rng))
-                    }
-                }
-                for (index, writer) in writers.enumerated() {
-                    let peer = writers[(index + Int.random(in: 1...2, using: &rng)) % writers.count]
-                    try pullAll(writer, from: peer, limit: Int.random(in: 1...5, using: &rng))
-                }
-            }
+            let writers = try Self.writeRandomHistories(harness, seed: seed)
             for writer in writers {
                 for peer in writers where peer !== writer { try pullAll(writer, from: peer) }
             }

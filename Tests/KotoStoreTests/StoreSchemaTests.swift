@@ -1,5 +1,6 @@
 import Foundation
 import KotoCore
+import KotoTestSupport
 import Testing
 @testable import KotoStore
 

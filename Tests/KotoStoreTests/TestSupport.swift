@@ -1,52 +1,7 @@
 import Foundation
 import KotoCore
-import KotoCrypto
-import Synchronization
+import KotoTestSupport
 @testable import KotoStore
-
-/// One Ed25519 key per office of the test region, made once per test run,
-/// and the region every test store belongs to.
-enum TestKeys {
-    static let offices = ["jakobstad", "nykarleby", "kronoby", "pedersore", "larsmo"]
-    static let signing: [String: SigningKey] = Dictionary(uniqueKeysWithValues: offices.map { ($0, try! SigningKey.generate()) })
-    static let region = RegionKeys(signing.mapValues { [$0.publicKey] })
-
-    static func identity(_ node: String) -> StoreIdentity {
-        StoreIdentity(signingKey: signing[node] ?? signing["jakobstad"]!, region: region)
-    }
-}
-
-/// Deterministic PRNG (SplitMix64) so a seed reproduces a whole scenario.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// A wall clock the test moves by hand; shared by the stores of one scenario.
-final class ManualClock: Sendable {
-    private let millis: Mutex<UInt64>
-    init(start: UInt64 = 1_795_000_000_000) { millis = Mutex(start) }
-    var now: UInt64 { millis.withLock { $0 } }
-    func advance(by delta: UInt64) { millis.withLock { $0 += delta } }
-}
-
-/// A directory removed when the value goes away.
-final class TemporaryDirectory {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("kotosync-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
 
 func makeStore(_ directory: TemporaryDirectory, node: String, clock: ManualClock, skewMillis: Int64 = 0,
                synchronous: SynchronousMode = .normal) throws -> ReplicaStore {
@@ -54,86 +9,6 @@ func makeStore(_ directory: TemporaryDirectory, node: String, clock: ManualClock
     options.synchronous = synchronous
     options.now = { UInt64(Int64(clock.now) + skewMillis) }
     return try ReplicaStore(path: directory.path("\(node).sqlite"), nodeID: node, identity: TestKeys.identity(node), options: options)
-}
-
-/// Fictional, obviously made-up test data.
-enum Sample {
-    static let givenNames = ["Testi", "Exempel", "Malli", "Prov", "Demo", "Fiktiv"]
-    static let familyNames = ["Henkilö", "Person", "Asiakas", "Klient", "Nimetön"]
-    static let languages = ["ar", "fa", "uk", "ru", "so", "ti", "en", "ku"]
-    static let codes: [Int64] = [598, 893, 288, 599, 440]
-
-    static func client<G: RandomNumberGenerator>(_ rng: inout G, number: Int) -> FieldMap {
-        let birth = LocalDate(year: Int.random(in: 1950...2015, using: &rng), month: Int.random(in: 1...12, using: &rng),
-                              day: Int.random(in: 1...28, using: &rng))!
-        var fields: FieldMap = [
-            "clientNumber": .text("T-\(number)"),
-            "ownerMunicipality": .integer(codes.randomElement(using: &rng)!),
-            "givenName": .text(givenNames.randomElement(using: &rng)!),
-            "familyName": .text(familyNames.randomElement(using: &rng)!),
-            "birthDate": .text(birth.description),
-            "integrationLanguage": .text(Bool.random(using: &rng) ? "fi" : "sv"),
-            "planStatus": .text("none"),
-            "status": .text("new"),
-        ]
-        if Bool.random(using: &rng) {
-            fields["personalIdentityCode"] = .text(PersonalIdentityCode.make(birthDate: birth, individual: Int.random(in: 900...999, using: &rng)))
-        }
-        return fields
-    }
-
-    static func service<G: RandomNumberGenerator>(_ rng: inout G, number: Int) -> FieldMap {
-        [
-            "nameFi": .text("Kotoutumiskoulutus \(number)"),
-            "nameSv": .text("Integrationsutbildning \(number)"),
-            "providerName": .text("Testiopisto"),
-            "providerType": .text(ProviderType.allCases.randomElement(using: &rng)!.rawValue),
-            "category": .text(ServiceCategory.allCases.randomElement(using: &rng)!.rawValue),
-            "municipalities": .text("598,599"),
-            "studyPath": .text("basic"),
-            "capacity": .integer(Int64.random(in: 0...40, using: &rng)),
-            "status": .text("active"),
-        ]
-    }
-
-    static func enrolment(client: UUID, service: UUID) -> FieldMap {
-        ["type": .text("service_enrolment"), "clientId": .text(client.lowercased), "serviceId": .text(service.lowercased),
-         "status": .text("proposed")]
-    }
-
-    /// Fields that many writers touch, so concurrent writes overlap; each
-    /// value valid on its own whatever the rest of the record holds.
-    static func update<G: RandomNumberGenerator>(_ kind: RecordKind, _ rng: inout G) -> FieldMap {
-        var fields: FieldMap = [:]
-        let choices: [(String, (inout G) -> FieldValue)]
-        switch kind {
-        case .client:
-            choices = [
-                ("status", { .text(ClientStatus.allCases.randomElement(using: &$0)!.rawValue) }),
-                ("jobseeker", { .bool(Bool.random(using: &$0)) }),
-                ("familyName", { .text(familyNames.randomElement(using: &$0)!) }),
-                ("motherTongue", { .text(languages.randomElement(using: &$0)!) }),
-                ("interpreterLanguage", { Bool.random(using: &$0) ? .null : .text(languages.randomElement(using: &$0)!) }),
-            ]
-        case .service:
-            choices = [
-                ("status", { .text(ServiceStatus.allCases.randomElement(using: &$0)!.rawValue) }),
-                ("capacity", { .integer(Int64.random(in: 0...60, using: &$0)) }),
-                ("contact", { .text("palvelu\(Int.random(in: 1...9, using: &$0))@example.invalid") }),
-                ("languages", { .text(["fi", "sv", "fi,sv", "fi,sv,en"].randomElement(using: &$0)!) }),
-            ]
-        case .placement:
-            choices = [
-                ("status", { .text(EnrolmentStatus.allCases.randomElement(using: &$0)!.rawValue) }),
-                ("outcome", { Bool.random(using: &$0) ? .null : .text(EnrolmentOutcome.allCases.randomElement(using: &$0)!.rawValue) }),
-            ]
-        }
-        let count = Int.random(in: 1...min(3, choices.count), using: &rng)
-        for (name, make) in choices.shuffled(using: &rng).prefix(count) {
-            fields[name] = make(&rng)
-        }
-        return fields
-    }
 }
 
 // MARK: - Helpers for the focused store tests
@@ -180,35 +55,6 @@ func pullAll(_ puller: ReplicaStore, from peer: ReplicaStore, limit: Int = 100) 
 }
 
 struct PullDidNotSettle: Error {}
-
-extension Sample {
-    /// A fixed, valid, obviously fictional client.
-    static func fixedClient(number: Int, owner: Int64 = 598, integrationLanguage: String = "fi") -> FieldMap {
-        [
-            "clientNumber": .text("T-\(number)"),
-            "ownerMunicipality": .integer(owner),
-            "givenName": .text("Testi"),
-            "familyName": .text("Henkilö"),
-            "birthDate": .text("1990-01-01"),
-            "integrationLanguage": .text(integrationLanguage),
-            "planStatus": .text("none"),
-            "status": .text("new"),
-        ]
-    }
-
-    /// A fixed, valid, obviously fictional service.
-    static func fixedService(number: Int, municipalities: String = "598,599", category: String = "language_course") -> FieldMap {
-        [
-            "nameFi": .text("Testikurssi \(number)"),
-            "providerName": .text("Testiopisto"),
-            "providerType": .text("adult_education"),
-            "category": .text(category),
-            "municipalities": .text(municipalities),
-            "studyPath": .text("basic"),
-            "status": .text("active"),
-        ]
-    }
-}
 
 /// Everything observable about a store, in memory and on disk, to check that
 /// a refused or rolled-back operation changed nothing. Its description leaves
