@@ -2,6 +2,7 @@ import Foundation
 import KotoCore
 import KotoHTTP
 import KotoStore
+import KotoTestSupport
 import Testing
 @testable import KotoNode
 
@@ -335,8 +336,8 @@ final class Flag: @unchecked Sendable {
     @Test func aPullShowingMoreOfOurOwnChangesStopsLocalWrites() async throws {
         // jakobstad's earlier life: two changes, held by larsmo.
         let earlier = try PeerStore(node: "jakobstad")
-        try earlier.store.create(.service, fields: NodeSample.service(number: 1))
-        try earlier.store.create(.service, fields: NodeSample.service(number: 2))
+        try earlier.store.create(.service, fields: Sample.fixedService(number: 1))
+        try earlier.store.create(.service, fields: Sample.fixedService(number: 2))
         let larsmo = try PeerStore(node: "larsmo")
         try larsmo.store.apply(try earlier.store.readLog(after: 0, notCoveredBy: VersionVector(), limit: 10), from: "jakobstad")
 
