@@ -98,12 +98,7 @@ extension NodeConfig {
     }
 
     public static func parse(_ bytes: [UInt8], baseDirectory: String) throws(ConfigError) -> NodeConfig {
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(bytes)
-        } catch {
-            throw ConfigError(key: "", reason: error.description)
-        }
+        let json = try ObjectReader.parseJSON(bytes, key: "")
         var reader = try ObjectReader(json, path: "", allowed: ["node", "listen", "dataDirectory", "secretsFile", "regionManifest",
                                                                 "keyFile", "peers", "sync", "durability", "shutdownGraceSeconds",
                                                                 "limits", "tls", "demoSeed"])
@@ -207,6 +202,15 @@ extension NodeConfig {
 /// Reads members of one JSON object and, at `finish()`, refuses any member
 /// nobody asked for.
 struct ObjectReader {
+    /// Parses a configuration file's bytes; a syntax error is a `ConfigError` naming `key`.
+    static func parseJSON(_ bytes: [UInt8], key: String) throws(ConfigError) -> JSONValue {
+        do {
+            return try JSONValue.parse(bytes)
+        } catch {
+            throw ConfigError(key: key, reason: error.description)
+        }
+    }
+
     private let members: [(String, JSONValue)]
     private let path: String
     private var used: Set<String> = []

@@ -98,12 +98,7 @@ public struct RegionManifest: Sendable {
     }
 
     public static func parse(_ bytes: [UInt8]) throws(ConfigError) -> RegionManifest {
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(bytes)
-        } catch {
-            throw ConfigError(key: "regionManifest", reason: error.description)
-        }
+        let json = try ObjectReader.parseJSON(bytes, key: "regionManifest")
         var reader = try ObjectReader(json, path: "manifest", allowed: ["region", "members"])
         let region = try reader.string("region", required: true)!
         guard let items = try reader.array("members") else {

@@ -61,12 +61,7 @@ public struct Secrets: Sendable {
     }
 
     public static func parse(_ bytes: [UInt8]) throws(ConfigError) -> Secrets {
-        let json: JSONValue
-        do {
-            json = try JSONValue.parse(bytes)
-        } catch {
-            throw ConfigError(key: "secretsFile", reason: error.description)
-        }
+        let json = try ObjectReader.parseJSON(bytes, key: "secretsFile")
         var reader = try ObjectReader(json, path: "secrets", allowed: ["peerCredential", "accept"])
         let peerCredential = try reader.string("peerCredential", required: true)!
         guard peerCredential.utf8.count >= 16 else {
