@@ -50,21 +50,14 @@ public enum ForkRepair {
     /// can be contacted (not passive) answered: one that did not might hold
     /// more of this node's changes, and a seq must never be handed out twice.
     public static func run(config: NodeConfig, secrets: Secrets) async throws -> Report {
-        let manifest = try RegionManifest.load(path: config.regionManifest)
-        try config.check(against: manifest)
-        try secrets.check(against: manifest)
-        let signingKey = try Node.loadSigningKey(config: config, manifest: manifest)
+        let setup = try Node.StoreSetup(config: config, secrets: secrets)
         guard FileManager.default.fileExists(atPath: config.databasePath) else {
             throw RepairError("no database at \(config.databasePath): nothing to repair")
         }
         if await daemonAnswers(config) {
             throw RepairError("kotosyncd answers on \(config.host):\(config.port); stop it before repairing")
         }
-        var options = StoreOptions()
-        options.synchronous = config.synchronous
-        options.registry = manifest.registry
-        options.maxClockAheadMillis = UInt64(config.maxClockAhead.components.seconds * 1000)
-        let identity = StoreIdentity(signingKey: signingKey, region: RegionKeys(manifest.publicKeys))
+        let identity = setup.identity, options = setup.options
         let repairedPath = config.databasePath + ".repair"
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: repairedPath + suffix) }
 

@@ -28,25 +28,40 @@ public final class Node: Sendable {
     /// check, into a store that is still empty and whose changes no peer holds.
     public init(config: NodeConfig, secrets: Secrets) throws {
         self.config = config
-        manifest = try RegionManifest.load(path: config.regionManifest)
-        try config.check(against: manifest)
-        try secrets.check(against: manifest)
-        signingKey = try Self.loadSigningKey(config: config, manifest: manifest)
+        let setup = try StoreSetup(config: config, secrets: secrets)
+        manifest = setup.manifest
+        signingKey = setup.identity.signingKey
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        var options = StoreOptions()
-        options.synchronous = config.synchronous
-        options.registry = manifest.registry
-        options.maxClockAheadMillis = UInt64(config.maxClockAhead.components.seconds * 1000
-            + config.maxClockAhead.components.attoseconds / 1_000_000_000_000_000)
-        let identity = StoreIdentity(signingKey: signingKey, region: RegionKeys(manifest.publicKeys))
-        let store = try ReplicaStore(path: config.databasePath, nodeID: config.node, identity: identity, options: options)
+        let store = try ReplicaStore(path: config.databasePath, nodeID: config.node, identity: setup.identity, options: setup.options)
         replica = Replica(store: store)
         let reader = ReplicaReader(try ReadOnlyReplica(path: config.databasePath))
         scheduler = try SyncScheduler(config: config, replica: replica, secrets: secrets)
         var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets, manifest: manifest)
         api.reader = reader
         server = try HTTPServer(host: config.host, port: config.port, limits: config.limits, router: api.router())
+    }
+
+    /// What opening this node's store takes, checked against the region
+    /// manifest: the daemon and `repair-fork` open it the same way.
+    struct StoreSetup {
+        let manifest: RegionManifest
+        let identity: StoreIdentity
+        let options: StoreOptions
+
+        init(config: NodeConfig, secrets: Secrets) throws {
+            manifest = try RegionManifest.load(path: config.regionManifest)
+            try config.check(against: manifest)
+            try secrets.check(against: manifest)
+            identity = StoreIdentity(signingKey: try Node.loadSigningKey(config: config, manifest: manifest),
+                                     region: RegionKeys(manifest.publicKeys))
+            var options = StoreOptions()
+            options.synchronous = config.synchronous
+            options.registry = manifest.registry
+            options.maxClockAheadMillis = UInt64(config.maxClockAhead.components.seconds * 1000
+                + config.maxClockAhead.components.attoseconds / 1_000_000_000_000_000)
+            self.options = options
+        }
     }
 
     /// The key in `config.keyFile`, which must be one of this node's keys in the manifest.

@@ -31,12 +31,7 @@ extension Region {
                 try await region.start(node.name)
                 for index in 1...3 { try await write("later-\(index)") }
                 let seqBeforeRestore = try #require(try await node.status()["seq"]?.int64Value)
-                try await waitUntil("every peer to hold larsmo:\(seqBeforeRestore)", timeout: .seconds(20)) {
-                    for peer in region.all where peer.name != node.name {
-                        if try await peer.holds(of: node.name) < seqBeforeRestore { return false }
-                    }
-                    return true
-                }
+                try await region.waitPeersHold(of: node.name, seq: seqBeforeRestore)
 
                 // Restored, cut off from every peer, not told it was restored: it writes.
                 try await region.stop(node.name)

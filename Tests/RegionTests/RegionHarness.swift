@@ -809,6 +809,16 @@ final class RegionCluster: RegionLab, @unchecked Sendable {
 
     /// Waits until every node reports the same version vector (all changes
     /// delivered everywhere), whether or not the records agree.
+    /// Waits until every node but `origin` holds `origin`'s changes up to `seq`.
+    func waitPeersHold(of origin: String, seq: Int64, timeout: Duration = .seconds(20)) async throws {
+        try await waitUntil("every peer to hold \(origin):\(seq)", timeout: timeout) {
+            for peer in all where peer.name != origin {
+                if try await peer.holds(of: origin) < seq { return false }
+            }
+            return true
+        }
+    }
+
     func waitVersionVectorsAgree(among names: [String]? = nil, timeout: Duration = .seconds(30)) async throws {
         let names = names ?? self.names
         try await waitUntil("version vectors to agree", timeout: timeout, poll: .milliseconds(200)) {

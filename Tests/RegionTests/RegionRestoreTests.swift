@@ -44,12 +44,7 @@ extension Region {
                     acknowledged.append(id)
                 }
                 let seqBeforeRestore = try #require(try await node.status()["seq"]?.int64Value)
-                try await waitUntil("every peer to hold jakobstad:\(seqBeforeRestore)", timeout: .seconds(20)) {
-                    for peer in region.all where peer.name != node.name {
-                        if try await peer.holds(of: node.name) < seqBeforeRestore { return false }
-                    }
-                    return true
-                }
+                try await region.waitPeersHold(of: node.name, seq: seqBeforeRestore)
 
                 // Back to the old copy.
                 try await region.stop(node.name)
@@ -161,12 +156,7 @@ extension Region {
                     acknowledged.append(id)
                 }
                 let seqBeforeRestore = try #require(try await node.status()["seq"]?.int64Value)
-                try await waitUntil("every peer to hold larsmo:\(seqBeforeRestore)", timeout: .seconds(20)) {
-                    for peer in region.all where peer.name != node.name {
-                        if try await peer.holds(of: node.name) < seqBeforeRestore { return false }
-                    }
-                    return true
-                }
+                try await region.waitPeersHold(of: node.name, seq: seqBeforeRestore)
 
                 // Everyone down; the old copy back; larsmo starts alone, told it was restored.
                 await region.stopAll()
@@ -222,12 +212,7 @@ extension Region {
                     acknowledged.append(id)
                 }
                 let seqBeforeRestore = try #require(try await node.status()["seq"]?.int64Value)
-                try await waitUntil("every peer to hold nykarleby:\(seqBeforeRestore)", timeout: .seconds(20)) {
-                    for peer in region.all where peer.name != node.name {
-                        if try await peer.holds(of: node.name) < seqBeforeRestore { return false }
-                    }
-                    return true
-                }
+                try await region.waitPeersHold(of: node.name, seq: seqBeforeRestore)
 
                 // The old copy back, started announcing another schema version: the
                 // peers answer its state probe (so it learns it is behind) but refuse
