@@ -29,6 +29,7 @@ struct API: Sendable {
                                               "error": String(describing: type(of: error))])
         }
         router.get("/healthz") { _ in APIResponse.json(.object([("status", .string("ok"))])) }
+        registerPageRoutes(&router)
         for kind in RecordKind.allCases {
             let base = "/v1/\(kind.table)"
             router.post(base, endpoint([.office]) { request, _ in try await create(kind, request) })
