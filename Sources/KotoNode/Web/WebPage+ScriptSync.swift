@@ -90,11 +90,6 @@ extension WebPage {
             el("dt", { text: t("sync.digest") }), el("dd", {}, el("code", { title: status.stateDigest, text: String(status.stateDigest || "").slice(0, 16) }),
               status.stateDigestProvisional ? ` (${t("sync.provisional")})` : ""),
             el("dt", { text: t("sync.versions") }), el("dd", { text: t("sync.versionsValue", { schema: status.schemaVersion, protocol: status.protocolVersion }) }));
-          const summary = el("div", { class: "sync-summary" },
-            el("div", {}, el("h2", { text: t("sync.thisNode") }), facts),
-            el("div", {}, el("h2", { text: t("sync.links") }), linkDrawing(status)));
-          body.append(summary);
-
           const rows = status.peers.map((peer) => {
             const link = linkHealth(peer);
             return el("tr", { "data-node": peer.node, "data-level": link.level },
@@ -115,6 +110,11 @@ extension WebPage {
                 el("thead", {}, el("tr", {}, ["sync.peer", "sync.mode", "sync.state", "sync.lag", "sync.lastSuccess", "sync.failures", "sync.fork", "sync.diverged", "sync.lastError"]
                   .map((key) => el("th", { scope: "col", text: t(key) })))),
                 el("tbody", {}, rows))));
+          const summary = el("div", { class: "sync-summary" },
+            el("div", {}, el("h2", { text: t("sync.thisNode") }), facts),
+            el("div", {}, el("h2", { text: t("sync.links") }), linkDrawing(status)));
+          body.append(summary);
+
         }
 
         const LEVEL_COLOURS = { ok: "#1e7b3a", warn: "#8a5a00", bad: "#c53030" };
@@ -123,7 +123,7 @@ extension WebPage {
         function linkDrawing(status) {
           const members = (S.region && S.region.municipalities.length) ? S.region.municipalities.map((m) => m.node)
             : [status.node].concat(status.peers.map((peer) => peer.node));
-          const size = 340, centre = size / 2, radius = 120;
+          const size = 300, centre = size / 2, radius = 105;
           const position = new Map(members.map((node, index) => {
             const angle = -Math.PI / 2 + (2 * Math.PI * index) / members.length;
             return [node, { x: centre + radius * Math.cos(angle), y: centre + radius * Math.sin(angle) }];
