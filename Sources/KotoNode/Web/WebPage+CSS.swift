@@ -82,6 +82,8 @@ extension WebPage {
         td.date { white-space: nowrap; }
         td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
         tbody tr:nth-child(even) { background: #fafbfc; }
+        .table-heading { display: flex; flex-wrap: wrap; align-items: center; gap: .4rem 1rem; margin: 1.2rem 0 .5rem; }
+        .table-heading h2 { margin: 0; }
         .pager { display: flex; align-items: center; gap: .75rem; margin: .6rem 0; }
         .empty { color: var(--muted); font-style: italic; }
 
@@ -116,6 +118,7 @@ extension WebPage {
         figure.chart { margin: 0; padding: .6rem; border: 1px solid var(--line); border-radius: 6px; background: var(--paper); }
         figure.chart figcaption { font-weight: 600; margin-bottom: .3rem; }
         svg text { font-family: inherit; fill: var(--ink); }
+        svg text.on-bar { fill: #ffffff; }
         .legend { display: flex; flex-wrap: wrap; gap: .3rem 1rem; list-style: none; padding: 0; margin: .3rem 0 0; font-size: .9rem; }
         .legend .swatch { display: inline-block; width: .9rem; height: .9rem; border-radius: 2px; margin-right: .3rem;
           vertical-align: -.1rem; border: 1px solid var(--ink); }

@@ -32,7 +32,8 @@ extension WebPage {
               return button;
             }));
           panel.append(picker);
-          panel.append(reportParameters(state));
+          const parameters = reportParameters(state);
+          if (parameters) panel.append(parameters);
           const body = el("div", { id: "report-body", "aria-live": "polite" }, el("p", { text: t("common.loading") }));
           panel.append(body);
           loadReport(state, body);
@@ -101,23 +102,23 @@ extension WebPage {
           if (state.name === "placements" && report.regionTotals) body.append(regionTotals(report));
           if (state.name === "services" && tables.coverage) body.append(coverageMatrix(tables.coverage, state));
           for (const [key, table] of Object.entries(tables)) {
-            body.append(reportTable(state, key, table));
+            body.append(reportTable(state, key, table, report));
           }
         }
 
         /** One report table: title, CSV button, and its rows (a hundred more at a time). */
-        function reportTable(state, key, table) {
+        function reportTable(state, key, table, report) {
           const id = `report-table-${key}`;
           const wrap = el("section", { class: "report-table", id: `${id}-section`, "aria-labelledby": `${id}-title` });
-          wrap.append(el("h2", { id: `${id}-title`, text: table.title || key }));
-          wrap.append(el("div", { class: "toolbar" }, csvButton(`/v1/reports/${state.name}${reportQuery(state, [["format", "csv"], ["table", key]])}`,
-                                                                  `${state.name}-${key}.csv`, `${id}-csv`)));
+          wrap.append(el("div", { class: "table-heading" }, el("h2", { id: `${id}-title`, text: table.title || key }),
+            csvButton(`/v1/reports/${state.name}${reportQuery(state, [["format", "csv"], ["table", key]])}`, `${state.name}-${key}.csv`, `${id}-csv`)));
           const rows = table.rows || [];
           const columns = table.columns || [];
           const limit = state.shown[key] || ROW_STEP;
           const holder = el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": `${id}-title` });
           const body = el("tbody", {}, rows.slice(0, limit).map((row) => el("tr", {},
-            columns.map((column) => el("td", { class: typeof row[column.key] === "number" ? "number" : null }, reportCell(column.key, row[column.key]))))));
+            columns.map((column) => el("td", { class: typeof row[column.key] === "number" && !MUNICIPALITY_COLUMNS.has(column.key) ? "number" : null },
+              reportCell(column.key, row[column.key], report))))));
           holder.append(el("table", { id },
             el("caption", { class: "visually-hidden", text: table.title || key }),
             el("thead", {}, el("tr", {}, columns.map((column) => el("th", { scope: "col", text: column.label || column.key })))),
@@ -129,7 +130,7 @@ extension WebPage {
                                         text: t("reports.more", { shown: limit, total: rows.length }) });
             more.addEventListener("click", () => {
               state.shown[key] = limit + ROW_STEP;
-              const replacement = reportTable(state, key, table);
+              const replacement = reportTable(state, key, table, report);
               wrap.replaceWith(replacement);
               const target = replacement.querySelector("tbody tr:nth-child(" + (limit + 1) + ") td");
               (replacement.querySelector(`#${id}-more`) || replacement.querySelector(".table-wrap")).focus();
@@ -141,11 +142,16 @@ extension WebPage {
         }
 
         const ENUM_COLUMNS = new Set(["state", "reason", "rule"]);
+        const MUNICIPALITY_COLUMNS = new Set(["municipality", "ownerMunicipality"]);
 
-        /** A report cell: municipality codes as names, vocabularies translated, utilisation as percent. */
-        function reportCell(key, value) {
+        /** A report cell: municipality codes as names, vocabularies translated, utilisation as percent, a deadline rule by its title. */
+        function reportCell(key, value, report) {
           if (value === null || value === undefined || value === "") return "–";
-          if (key === "municipality" || key === "ownerMunicipality") return municipalityName(value);
+          if (key === "rule" && report && Array.isArray(report.rules)) {
+            const rule = report.rules.find((candidate) => candidate.id === value);
+            if (rule && rule.title) return rule.title;
+          }
+          if (MUNICIPALITY_COLUMNS.has(key)) return municipalityName(value);
           if (key === "municipalities") {
             const codes = Array.isArray(value) ? value : String(value).split(/[,;\s]+/).filter(Boolean);
             return codes.map(municipalityName).join(", ");
@@ -198,10 +204,11 @@ extension WebPage {
             legend && legend.length ? el("ul", { class: "legend" }, legend.map(([swatch, text]) => el("li", {}, el("span", { class: `swatch ${swatch}`, "aria-hidden": "true" }), text))) : null);
         }
 
-        function niceMax(value) {
-          if (value <= 0) return 1;
-          const power = Math.pow(10, Math.floor(Math.log10(value)));
-          for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
+        /** A tick step of 1, 2 or 5 × 10ⁿ giving at most five steps up to `value`. */
+        function tickStep(value) {
+          const rough = Math.max(value, 1) / 5;
+          const power = Math.pow(10, Math.floor(Math.log10(rough)));
+          for (const step of [1, 2, 5, 10]) if (step * power >= rough) return Math.max(1, step * power);
           return 10 * power;
         }
 
@@ -212,11 +219,11 @@ extension WebPage {
           const left = 48, right = 16, top = 16, bottom = 56;
           const plotWidth = width - left - right, plotHeight = height - top - bottom;
           const highest = Math.max(1, ...bars.map((bar) => Math.max(bar.value, bar.target || 0)), settings.line || 0);
-          const max = niceMax(highest);
+          const step = tickStep(highest);
+          const max = step * Math.ceil(highest / step);
           const y = (value) => top + plotHeight - (value / max) * plotHeight;
           const drawing = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "bar-chart" });
-          for (let i = 0; i <= 4; i += 1) {
-            const value = (max / 4) * i;
+          for (let value = 0; value <= max; value += step) {
             drawing.append(svg("line", { x1: left, x2: width - right, y1: y(value), y2: y(value), stroke: "#d5dbe3", "stroke-width": 1 }),
               svg("text", { x: left - 6, y: y(value) + 4, "text-anchor": "end", "font-size": 11, text: numberText(value) }));
           }
@@ -247,7 +254,7 @@ extension WebPage {
         /** Horizontal bars (0..max) with a reference line, e.g. utilisation against 100 %. */
         function hbarChart(id, caption, bars, options) {
           const settings = options || {};
-          const labelWidth = 220, barArea = 320, rowHeight = 24, top = 10;
+          const labelWidth = 240, barArea = 320, rowHeight = 24, top = 10;
           const width = labelWidth + barArea + 70, height = top * 2 + rowHeight * bars.length + 16;
           const max = Math.max(settings.reference || 0, ...bars.map((bar) => bar.value), 0.0001);
           const x = (value) => labelWidth + (value / max) * barArea;
@@ -256,7 +263,7 @@ extension WebPage {
             const yTop = top + index * rowHeight;
             const over = settings.reference && bar.value > settings.reference;
             drawing.append(svg("g", { class: "bar-group" }, svg("title", { text: `${bar.label}: ${settings.format(bar.value)}` }),
-              svg("text", { x: labelWidth - 8, y: yTop + 16, "text-anchor": "end", "font-size": 12, text: truncate(bar.label, 32) }),
+              svg("text", { x: labelWidth - 8, y: yTop + 16, "text-anchor": "end", "font-size": 12, text: truncate(bar.label, 30) }),
               svg("rect", { class: "bar", x: labelWidth, y: yTop + 4, width: Math.max(1, x(bar.value) - labelWidth), height: rowHeight - 8,
                             fill: over ? "#c53030" : "#0b5cad" }),
               svg("text", { x: x(bar.value) + 6, y: yTop + 16, "font-size": 12, text: settings.format(bar.value) })));
