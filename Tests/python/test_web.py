@@ -109,7 +109,32 @@ def go(driver, view):
     wait(driver, lambda d: d.find_element(By.ID, f"nav-{view}").get_attribute("aria-current") == "page", what=f"the {view} view")
 
 
+# Text whose contrast with its background is under WCAG AA's 4.5:1 (SVG charts aside:
+# their marks and labels sit on white and use the page's checked colours).
+LOW_CONTRAST = """
+const parse = (text) => { const m = /rgba?\\(([^)]+)\\)/.exec(text); if (!m) return null;
+  const p = m[1].split(',').map(Number); return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; };
+const luminance = (c) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+const background = (node) => { for (let e = node; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
+  if (c && c.a > 0.5) return c; } return { r: 255, g: 255, b: 255, a: 1 }; };
+const low = [];
+for (const node of document.querySelectorAll('body *')) {
+  if (node.closest('svg')) continue;
+  if (!Array.from(node.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+  const box = node.getBoundingClientRect();
+  if (box.width <= 1 || box.height <= 1 || getComputedStyle(node).visibility === 'hidden') continue;
+  const a = luminance(parse(getComputedStyle(node).color)), b = luminance(background(node));
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  if (ratio < 4.5) low.push(`${node.tagName.toLowerCase()}#${node.id}.${node.className} ${ratio.toFixed(2)}`);
+}
+return low;
+"""
+
+
 def screenshot(driver, name):
+    """Checks the view's text contrast, then saves its picture."""
+    assert driver.execute_script(LOW_CONTRAST) == [], f"text under 4.5:1 contrast in {name}"
     os.makedirs(SCREENSHOTS, exist_ok=True)
     driver.execute_script("window.scrollTo(0, 0); document.activeElement && document.activeElement.blur();")
     time.sleep(0.3)

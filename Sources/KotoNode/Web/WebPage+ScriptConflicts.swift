@@ -134,7 +134,9 @@ extension WebPage {
           clear(feedback);
           button.disabled = true;
           try {
-            await api("POST", `/v1/conflicts/${encodeURIComponent(group.id)}/resolve`, { value });
+            // Ids are "<table>:<rowId>:<field>"; a colon may stand in a path segment as it is.
+            const id = /^[A-Za-z0-9:_-]+$/.test(group.id) ? group.id : encodeURIComponent(group.id);
+            await api("POST", `/v1/conflicts/${id}/resolve`, { value });
             S.state.conflictNotice = t("conflicts.resolved", { field: fieldLabel(group.kind, group.field) });
             announce(S.state.conflictNotice);
             render();
