@@ -66,6 +66,13 @@ public struct Router: Sendable {
         public let status: HTTPStatus
         /// From routing to the finished response (the handler's work, not the socket's).
         public let duration: Duration
+
+        public init(method: HTTPMethod, route: String?, status: HTTPStatus, duration: Duration) {
+            self.method = method
+            self.route = route
+            self.status = status
+            self.duration = duration
+        }
     }
 
     /// Sees every request `handle` answers, once its response is built.
