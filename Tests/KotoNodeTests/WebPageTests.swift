@@ -104,6 +104,7 @@ import Testing
             (Token.coordinator, "coordinator", .null, .string("Test coordinator"), .null),
             (Token.admin, "admin", .null, .string("Test operator"), .null),
             (Token.peer("larsmo"), "peer", .null, .null, .string("larsmo")),
+            (Token.scrape, "scrape", .null, .string("Test Prometheus"), .null),
         ]
         for (token, role, municipality, name, peerNode) in cases {
             let response = try await node.send(.get, "/v1/whoami", authorization: "Bearer \(token)")
@@ -167,7 +168,7 @@ import Testing
         #expect(birthDate["type"] == .string("date") && birthDate["personal"] == .bool(true) && birthDate["required"] == .bool(true))
     }
 
-    @Test(arguments: [(TestCaller.office, 200), (.coordinator, 200), (.admin, 200), (.peer, 403), (.none, 401), (.wrongToken, 401)])
+    @Test(arguments: [(TestCaller.office, 200), (.coordinator, 200), (.admin, 200), (.peer, 403), (.scrape, 403), (.none, 401), (.wrongToken, 401)])
     func schemaIsForStaff(caller: TestCaller, status: Int) async throws {
         let node = try TestNode()
         let response = try await node.send(.get, "/v1/schema", as: caller)

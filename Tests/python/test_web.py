@@ -219,12 +219,14 @@ def test_each_role_sees_its_own_views(browser, region):
     for role, views in expected.items():
         sign_in(browser, region, role)
         assert [a.text for a in css(browser, "#nav a")] == views, role
-    # A node's credential opens no page.
-    open_page(browser, region)
-    browser.find_element(By.ID, "token").send_keys(region.token("peer", "kronoby"))
-    browser.find_element(By.ID, "login-submit").click()
-    alert = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".login .message.error"), what="the refusal")
-    assert "node's token" in alert.text
+    # A node's or the metrics scraper's credential opens no page.
+    for token in (region.token("peer", "kronoby"), region.token("scrape")):
+        open_page(browser, region)
+        browser.find_element(By.ID, "token").send_keys(token)
+        browser.find_element(By.ID, "login-submit").click()
+        alert = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".login .message.error"), what="the refusal")
+        assert "not a person" in alert.text
+        assert browser.execute_script("return sessionStorage.getItem('kotosync.token')") is None
 
 
 def test_language_switch_relabels_the_page_and_names_municipalities(browser, region):

@@ -456,7 +456,8 @@ extension WebPage {
           S.token = token;
           try {
             const me = await api("GET", "/v1/whoami");
-            if (me.role === "peer") throw new ApiError(403, "peer_token", "", []);
+            // Machines' credentials (a node's, a metrics scraper's) open no page.
+            if (me.role === "peer" || me.role === "scrape") throw new ApiError(403, "machine_token", "", []);
             S.me = me;
             await loadSchema();
             sessionStorage.setItem(TOKEN_KEY, token);
@@ -467,7 +468,7 @@ extension WebPage {
             S.me = null;
             sessionStorage.removeItem(TOKEN_KEY);
             S.state.loginError = error.status === 401 ? t("login.refused")
-              : error.code === "peer_token" ? t("login.peer") : describeError(error);
+              : error.code === "machine_token" ? t("login.peer") : describeError(error);
           }
           render();
           if (S.me) document.getElementById("main").focus();
