@@ -57,13 +57,8 @@ extension API {
                                       + "belongs to \(target.scope), not to municipality \(own)")
         }
         let value = try Self.resolutionValue(request, conflict: conflict)
-        let change: Change
-        do {
-            change = try await replica.write(conflict.kind, id: conflict.rowID, .resolve(field: conflict.field, value: value))
-        } catch is ConflictNotOpen {
-            // Resolved (or erased) between the check above and the write.
-            throw HTTPError.notFound("no open conflict \(conflict)")
-        }
+        // The store checks again: resolved (or erased) since the check above is `ConflictNotOpen`, a 404.
+        let change = try await replica.write(conflict.kind, id: conflict.rowID, .resolve(field: conflict.field, value: value))
         scheduler.localChange()
         Log.info("conflict.resolved", ["kind": conflict.kind.rawValue, "id": conflict.rowID.lowercased, "field": conflict.field,
                                        "dot": change.dot.description, "by": caller.description])
@@ -118,15 +113,15 @@ extension API {
             throw HTTPError.badRequest("request body is not JSON: \(error.description)", code: "invalid_json")
         }
         guard let members = json.objectMembers else {
-            throw ReplicaStoreError.invalid([FieldProblem(field: "(body)", reason: "must be a JSON object {\"value\": ...}")])
+            throw HTTPError.validationFailed([FieldProblem(field: "(body)", reason: "must be a JSON object {\"value\": ...}")])
         }
         var problems = members.filter { $0.0 != "value" }.map { FieldProblem(field: $0.0, reason: "unknown field") }
         guard let value = json["value"] else {
-            throw ReplicaStoreError.invalid(problems + [FieldProblem(field: "value", reason: "is required (null is allowed)")])
+            throw HTTPError.validationFailed(problems + [FieldProblem(field: "value", reason: "is required (null is allowed)")])
         }
         let (fields, converted) = RecordJSON.fields(from: .object([(conflict.field, value)]), kind: conflict.kind)
         problems += converted
-        if !problems.isEmpty { throw ReplicaStoreError.invalid(problems) }
+        if !problems.isEmpty { throw HTTPError.validationFailed(problems) }
         return fields[conflict.field] ?? .null
     }
 }

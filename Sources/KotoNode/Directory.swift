@@ -37,9 +37,7 @@ struct ServiceDirectory: Sendable {
     func json(_ request: HTTPRequest) async throws -> HTTPResponse {
         let query = DirectoryQuery(request, registry: registry)
         if !query.problems.isEmpty {
-            // TODO(after the error-path merge): throw HTTPError.invalidQuery(problems).
-            return APIResponse.error(.badRequest, code: "invalid_query", message: "invalid query parameters",
-                                     problems: query.problems.map { FieldProblem(field: $0.field, reason: $0.issue.reason) })
+            throw HTTPError.invalidQuery(query.problems.map { FieldProblem(field: $0.field, reason: $0.issue.reason) })
         }
         let language = query.language
         let entries = try await matching(query)

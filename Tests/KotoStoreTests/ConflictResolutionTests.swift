@@ -1,5 +1,6 @@
 import Foundation
 import KotoCore
+import KotoHTTP
 import KotoTestSupport
 import Testing
 @testable import KotoStore
@@ -120,6 +121,8 @@ import Testing
                 try store.resolveConflict(kind, id: id, field: field, value: .text("closed"))
             }
             #expect(refused == ConflictNotOpen(kind: kind, id: id, field: field))
+            #expect(refused?.response.status == .notFound, "answers 404 not_found")
+            #expect(refused?.code == "not_found")
         }
         // A value the field cannot hold: the problem names the field.
         for value: FieldValue in [.text("no_such_status"), .null, .integer(3)] {
