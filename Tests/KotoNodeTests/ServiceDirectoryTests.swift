@@ -185,22 +185,27 @@ import Testing
 
     // MARK: Languages
 
-    @Test(arguments: [
+    /// (query, headers, the language answered); one fixture for all of them.
+    static let languageCases: [(String, [String: String], String)] = [
         ("?lang=fi", [String: String](), "fi"), ("?lang=sv", [:], "sv"), ("?lang=en", [:], "en"), ("", [:], "fi"),
         ("", ["Accept-Language": "sv-FI,sv;q=0.9,en;q=0.5"], "sv"), ("", ["Accept-Language": "en-GB,en;q=0.9"], "en"),
         ("", ["Accept-Language": "de-DE,fr;q=0.8"], "fi"), ("", ["Accept-Language": "fi;q=0.1, en;q=0.8"], "en"),
         ("", ["Accept-Language": "sv;q=0, en;q=0.2"], "en"), ("?lang=fi", ["Accept-Language": "sv"], "fi"),
         ("?lang=", ["Accept-Language": "sv"], "sv"),
-    ])
-    func theLanguageComesFromLangThenAcceptLanguageThenFinnish(query: String, headers: [String: String], expected: String) async throws {
+    ]
+
+    @Test func theLanguageComesFromLangThenAcceptLanguageThenFinnish() async throws {
         let directory = try await Directory()
-        let headerFields = HTTPHeaders(headers.map { ($0.key, $0.value) })
-        let json = try await directory.get("/v1/directory\(query)", headers: headerFields)
-        #expect(json.status == .ok)
-        #expect(try json.json["language"] == .string(expected))
-        #expect(json.headers["Content-Language"] == expected)
-        let page = try await directory.get("/directory\(query)", headers: headerFields)
-        #expect(page.bodyText.contains("<html lang=\"\(expected)\">"))
+        for (query, headers, expected) in Self.languageCases {
+            let headerFields = HTTPHeaders(headers.map { ($0.key, $0.value) })
+            let json = try await directory.get("/v1/directory\(query)", headers: headerFields)
+            let context = "\(query) \(headers)"
+            #expect(json.status == .ok, "\(context)")
+            #expect(try json.json["language"] == .string(expected), "\(context)")
+            #expect(json.headers["Content-Language"] == expected, "\(context)")
+            let page = try await directory.get("/directory\(query)", headers: headerFields)
+            #expect(page.bodyText.contains("<html lang=\"\(expected)\">"), "\(context)")
+        }
     }
 
     @Test func namesAndLabelsFollowTheLanguage() async throws {
@@ -237,49 +242,57 @@ import Testing
 
     // MARK: Filters
 
-    @Test(arguments: [
+    /// (query, the fixture services it lists).
+    static let filterCases: [(String, [String])] = [
         ("municipality=598", ["A"]), ("municipality=599", ["A"]), ("municipality=893", ["B"]), ("municipality=440", ["C"]),
         ("language=sv", ["A", "B"]), ("language=ar", ["B"]), ("language=ti", []), ("category=literacy_training", ["B"]),
         ("category=housing", []), ("q=KURS", ["A", "B"]), ("q=testf%C3%B6reningen", ["B"]), ("q=kurssit%40testiopisto", ["A"]),
         ("q=neuvonta", ["C"]), ("q=i+finska", ["A"]), ("municipality=598&language=sv", ["A"]),
         ("municipality=893&category=language_course", []), ("municipality=&language=&category=&q=", ["A", "B", "C"]),
         ("q=Utkast", []), ("q=Raderad", []),
-    ])
-    func filtersNarrowTheList(query: String, expected: [String]) async throws {
+    ]
+
+    @Test func filtersNarrowTheList() async throws {
         let directory = try await Directory()
-        #expect(Set(directory.keys(try await directory.items("?\(query)"))) == Set(expected))
-        let page = try await directory.get("/directory?\(query)")
-        #expect(page.status == .ok)
-        for key in Directory.listed {
-            let shown = page.bodyText.contains("id=\"service-\(directory.services[key]!.lowercased)\"")
-            #expect(shown == expected.contains(key), "\(key) on the page for \(query)")
+        for (query, expected) in Self.filterCases {
+            #expect(Set(directory.keys(try await directory.items("?\(query)"))) == Set(expected), "\(query)")
+            let page = try await directory.get("/directory?\(query)")
+            #expect(page.status == .ok, "\(query)")
+            for key in Directory.listed {
+                let shown = page.bodyText.contains("id=\"service-\(directory.services[key]!.lowercased)\"")
+                #expect(shown == expected.contains(key), "\(key) on the page for \(query)")
+            }
         }
     }
 
-    @Test(arguments: [
+    /// (query, the fields its problems name).
+    static let invalidCases: [(String, [String])] = [
         ("municipality=999", ["municipality"]), ("municipality=abc", ["municipality"]), ("municipality=0598", ["municipality"]),
         ("language=SV", ["language"]), ("language=swe", ["language"]), ("language=s1", ["language"]),
         ("category=courses", ["category"]), ("q=" + String(repeating: "x", count: 201), ["q"]), ("lang=de", ["lang"]),
         ("kind=clients", ["kind"]), ("municipality=598&municipality=893", ["municipality"]),
         ("municipality=999&category=x&language=1", ["municipality", "category", "language"]),
-    ])
-    func invalidFiltersAnswer400NamingTheField(query: String, fields: [String]) async throws {
+    ]
+
+    @Test func invalidFiltersAnswer400NamingTheField() async throws {
         let directory = try await Directory()
-        let json = try await directory.get("/v1/directory?\(query)")
-        #expect(json.status == .badRequest)
-        #expect(json.errorCode == "invalid_query")
-        #expect(json.hasErrorShape)
-        #expect(json.problemFields == Set(fields))
-        for language in DirectoryLanguage.allCases {
-            let page = try await directory.get("/directory?\(query)\(fields.contains("lang") ? "" : "&lang=\(language.rawValue)")")
-            #expect(page.status == .badRequest)
-            #expect(page.headers["Content-Type"] == "text/html; charset=utf-8")
-            let body = page.bodyText
-            #expect(body.contains("role=\"alert\""))
-            let labels = DirectoryLabels(fields.contains("lang") ? .fi : language)
-            #expect(body.contains(HTML.escape(labels.problemsHeading)))
-            #expect(!body.contains("class=\"services\""), "no list under an invalid search")
-            #expect(body.contains("<form method=\"get\" action=\"/directory\">"), "the form stays to fix the search")
+        for (query, fields) in Self.invalidCases {
+            let json = try await directory.get("/v1/directory?\(query)")
+            #expect(json.status == .badRequest, "\(query)")
+            #expect(json.errorCode == "invalid_query", "\(query)")
+            #expect(json.hasErrorShape, "\(query)")
+            #expect(json.problemFields == Set(fields), "\(query)")
+            for language in DirectoryLanguage.allCases {
+                let page = try await directory.get("/directory?\(query)\(fields.contains("lang") ? "" : "&lang=\(language.rawValue)")")
+                #expect(page.status == .badRequest, "\(query) \(language)")
+                #expect(page.headers["Content-Type"] == "text/html; charset=utf-8")
+                let body = page.bodyText
+                #expect(body.contains("role=\"alert\""), "\(query) \(language)")
+                let labels = DirectoryLabels(fields.contains("lang") ? .fi : language)
+                #expect(body.contains(HTML.escape(labels.problemsHeading)), "\(query) \(language)")
+                #expect(!body.contains("class=\"services\""), "no list under an invalid search")
+                #expect(body.contains("<form method=\"get\" action=\"/directory\">"), "the form stays to fix the search")
+            }
         }
         let swedish = try await directory.get("/directory?municipality=999&lang=sv").bodyText
         #expect(swedish.contains("<li>Kommun: okänd kommun</li>"))
