@@ -12,7 +12,6 @@ import Testing
         ("/", "text/html; charset=utf-8"),
         ("/assets/app.js", "text/javascript; charset=utf-8"),
         ("/assets/app.css", "text/css; charset=utf-8"),
-        ("/assets/icon.svg", "image/svg+xml"),
     ]
 
     // MARK: Page and assets

@@ -10,7 +10,6 @@ extension WebPage {
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <meta name="referrer" content="no-referrer">
         <title>kotosync</title>
-        <link rel="icon" href="/assets/icon.svg" type="image/svg+xml">
         <link rel="stylesheet" href="/assets/app.css">
         <script src="/assets/app.js" defer></script>
         </head>
@@ -40,13 +39,5 @@ extension WebPage {
         <div id="announce" class="visually-hidden" role="status" aria-live="polite"></div>
         </body>
         </html>
-        """#
-
-    /// The tab icon: five linked offices.
-    static let iconSVG = #"""
-        <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#12263f"/>
-        <g stroke="#8fb8e8" stroke-width="2"><path d="M16 5L26 12L22 25L10 25L6 12Z"/></g>
-        <g fill="#ffffff"><circle cx="16" cy="5" r="3"/><circle cx="26" cy="12" r="3"/><circle cx="22" cy="25" r="3"/>
-        <circle cx="10" cy="25" r="3"/><circle cx="6" cy="12" r="3"/></g></svg>
         """#
 }

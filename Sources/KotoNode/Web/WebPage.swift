@@ -1,7 +1,7 @@
 import Foundation
 import KotoHTTP
 
-/// The web page at `/` and its assets (script, styles, icon). They are string literals in the
+/// The web page at `/` and its two assets, the script and the styles. They are string literals in the
 /// binary (`WebPage+HTML`, `+CSS`, `+Script…`), so the daemon serves them
 /// with no files beside it and no build step beyond the Swift build. No
 /// login: the page holds nothing but code; its data comes from the API with
@@ -23,7 +23,6 @@ enum WebPage {
         }
         router.get("/assets/app.css") { request in respond(style, type: "text/css; charset=utf-8", to: request) }
         router.get("/assets/app.js") { request in respond(script, type: "text/javascript; charset=utf-8", to: request) }
-        router.get("/assets/icon.svg") { request in respond(icon, type: "image/svg+xml", to: request) }
     }
 
     /// The page's HTML with `lang` set for each language, so the first paint
@@ -32,7 +31,6 @@ enum WebPage {
         ($0, Asset(html.replacingOccurrences(of: "{{lang}}", with: $0)))
     })
     static let style = Asset(css)
-    static let icon = Asset(iconSVG)
     /// The script's parts in order: helpers and strings first, the views after.
     static let script = Asset([scriptCore, scriptStrings, scriptRecords, scriptReports, scriptConflicts, scriptSync, scriptOffice,
                                scriptStart].joined(separator: "\n"))
