@@ -335,7 +335,7 @@ enum CommandLineParser {
 
         mutating func exportTarget() throws(CLIError) -> ExportTarget {
             let first = try positional("what to export: a kind (services, clients, placements) or report <name>")
-            let listOnly = ["filter", "limit", "deleted"], reportOnly = ["table", "year", "municipality", "status"]
+            let listOnly = ["filter", "deleted"], reportOnly = ["table", "year", "municipality", "status"]
             func refuse(_ names: [String], for what: String) throws(CLIError) {
                 if let name = names.first(where: { parsed.values[$0] != nil || parsed.has($0) }) {
                     throw usage("--\(name) does not apply to \(what)")

@@ -26,12 +26,13 @@ extension Runner {
 
 /// Open conflicts as a table: one line per competing value.
 enum ConflictView {
-    /// `table:record:field`, as the server gives it, else built from the item (servers before conflict ids).
+    /// `table:record:field`, as the server gives it, else built from the item (a server from before
+    /// conflict ids, whose `id` is the record's).
     static func conflictID(_ item: JSONValue) -> String {
         if let id = item["id"]?.stringValue, id.contains(":") { return id }
         let kind = item["kind"]?.stringValue ?? ""
         let table = RecordKind(rawValue: kind)?.table ?? kind
-        return "\(table):\(JSONText.cell(item["id"])):\(JSONText.cell(item["field"]))"
+        return "\(table):\(JSONText.cell(item["rowId"] ?? item["id"])):\(JSONText.cell(item["field"]))"
     }
 
     static func table(_ items: [JSONValue], now: Date) -> String {

@@ -70,7 +70,7 @@ extension Runner {
             guard console.isInteractive() else {
                 throw .usage("erase cannot be undone: add --yes to erase without a terminal to confirm at", topic: "erase")
             }
-            console.error("Erase \(kind.rawValue) \(id)? Its personal data is wiped on every node and cannot be restored. Type yes to erase: ")
+            console.error("Erase \(kind.rawValue) \(id)? Every field is cleared on every node, for good. Type yes to erase: ")
             guard console.readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" else {
                 throw .failure("not erased: the answer was not yes")
             }

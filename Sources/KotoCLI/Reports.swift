@@ -6,7 +6,7 @@ extension Runner {
     /// `GET /v1/reports/<name>`: each table under its title, then the report's other members.
     func report(_ name: String, _ query: ReportQuery) throws(CLIError) {
         var items = query.items
-        if let table = query.table, wantsJSON { items.append(QueryItem("table", table)) }
+        if let table = query.table { items.append(QueryItem("table", table)) }
         let report = try client.json(.get, URLText.path("v1", "reports", name), query: items) ?? .null
         if wantsJSON { return printJSON(report) }
         if let table = query.table, report["tables"]?[table] == nil {
@@ -38,7 +38,8 @@ extension Runner {
                 + "does this kotosyncd export CSV yet?")
         }
         guard let out else { return console.output(response.body) }
-        guard FileManager.default.createFile(atPath: out, contents: Data(response.body)) else {
+        // Owner-only: a list's CSV may hold personal data.
+        guard FileManager.default.createFile(atPath: out, contents: Data(response.body), attributes: [.posixPermissions: 0o600]) else {
             throw .failure("cannot write \(Sentence.printable(out))")
         }
         console.error("wrote \(response.body.count) bytes to \(Sentence.printable(out))\n")

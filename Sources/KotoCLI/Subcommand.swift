@@ -98,10 +98,12 @@ struct Subcommand: Sendable {
             options: [], examples: ["kotosync restore placement 5d1e9a0c-3b7f-4e21-8f6a-0c9d2b4e7a13"]),
         Subcommand(
             name: "erase", arguments: "<kind> <id>",
-            summary: "wipe a record's personal data on every node, for good",
+            summary: "clear every field of a record for good, on every node",
             details: """
-                Erasure cannot be undone. Asks for confirmation when run from a terminal;
-                otherwise --yes is required. Needs an office credential.
+                For personal data that must go: the fields are cleared on every node and
+                purged from the change logs; only the id remains, marked erased. It cannot
+                be undone. Asks for confirmation when run from a terminal; otherwise --yes
+                is required. Needs an office credential.
                 """,
             options: [.flag("yes", "erase without asking")],
             examples: ["kotosync erase client 0b6f2c1e-8c1d-4d9b-9a51-2f0c7a3e9d10 --yes"]),
@@ -115,9 +117,9 @@ struct Subcommand: Sendable {
                 An office sees its own municipality, the coordinator the whole region.
                 """,
             options: [
-                .value("year", "YEAR", "the year (placements; default the current year)"),
-                .value("municipality", "M", "only this municipality: its code (288) or name (kronoby, Kruunupyy)"),
-                .value("status", "STATE", "deadlines only: overdue, due_soon or ok"),
+                .value("year", "YEAR", "placements: the year (default the current year)"),
+                .value("municipality", "M", "deadlines: only this municipality, by code (288) or name (kronoby, Kruunupyy)"),
+                .value("status", "STATE", "deadlines: only overdue, due_soon or ok"),
                 .value("lang", "LANG", "labels in fi, sv or en"),
                 .value("table", "KEY", "show only this table of the report"),
             ],
@@ -128,23 +130,23 @@ struct Subcommand: Sendable {
             details: """
                 Writes the server's CSV (UTF-8 with BOM, ; separated, CRLF: it opens in
                 Excel with Finnish and Swedish settings) unchanged to standard output or
-                --out FILE. `export <kind>` is a list (services, clients, placements; --filter,
-                --limit, --deleted as for list); `export report <name>` a report's table
-                (--table, default the first; --year, --municipality, --status as for report).
+                --out FILE. `export <kind>` is a list (services, clients, placements): every
+                record the filters select (--filter, --deleted as for list), never one page;
+                `export report <name>` a report's table (--table, default the first; --year,
+                --municipality, --status as for report).
                 A name that is not a kind, such as overview, may skip the word report.
                 --csv is the default and only format.
                 """,
             options: [
                 .flag("csv", "CSV (the default)"),
-                .value("out", "FILE", "write to FILE (replaced) instead of standard output"),
+                .value("out", "FILE", "write to FILE instead of standard output (replaced; a new file only you may read)"),
                 .value("table", "KEY", "the report's table to export (default: the first)"),
                 .value("lang", "LANG", "header labels in fi, sv or en"),
                 .value("filter", "FIELD=VALUE", repeatable: true, "lists: only records whose FIELD equals VALUE"),
-                .value("limit", "N", "lists: at most N records, 1 to 1000"),
                 .flag("deleted", "lists: include deleted records"),
-                .value("year", "YEAR", "reports: the year"),
-                .value("municipality", "M", "reports: only this municipality (code or name)"),
-                .value("status", "STATE", "deadlines: overdue, due_soon or ok"),
+                .value("year", "YEAR", "placements report: the year"),
+                .value("municipality", "M", "deadlines report: only this municipality (code or name)"),
+                .value("status", "STATE", "deadlines report: overdue, due_soon or ok"),
             ],
             examples: ["kotosync export clients --csv --out clients.csv",
                        "kotosync export report placements --table municipalities --year 2026 > placements.csv"]),

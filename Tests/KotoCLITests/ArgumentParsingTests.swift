@@ -148,6 +148,8 @@ import Testing
         #expect(usageError("export report overview --filter a=b")?.message == "--filter does not apply to a report")
         #expect(usageError("export clients --year 2026")?.message == "--year does not apply to a list")
         #expect(usageError("export clients --all")?.message == "unknown option --all for export")
+        // A list's CSV holds every record the filters select: no paging.
+        #expect(usageError("export clients --limit 5")?.message == "unknown option --limit for export")
     }
 
     @Test func resolveTakesAConflictIdAndAJSONValue() throws {

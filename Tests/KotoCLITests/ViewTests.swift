@@ -93,7 +93,8 @@ import Testing
     }
 
     @Test func aConflictIdIsTheServersOrBuiltFromTheItem() {
-        let contract = JSONValue.object([("id", .string("clients:0b6f:status")), ("kind", .string("client")), ("field", .string("status"))])
+        let contract = JSONValue.object([("id", .string("clients:0b6f:status")), ("kind", .string("client")), ("rowId", .string("0b6f")),
+                                         ("field", .string("status"))])
         #expect(ConflictView.conflictID(contract) == "clients:0b6f:status")
         let older = JSONValue.object([("kind", .string("client")), ("id", .string("0b6f")), ("field", .string("status"))])
         #expect(ConflictView.conflictID(older) == "clients:0b6f:status")

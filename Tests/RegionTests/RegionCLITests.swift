@@ -378,6 +378,8 @@ extension Region {
                 let written = try #require(FileManager.default.contents(atPath: out))
                 #expect(Array(written) == csvList.body, "the file holds the server's bytes unchanged")
                 #expect(written.starts(with: [0xEF, 0xBB, 0xBF]), "UTF-8 with BOM")
+                let mode = (try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? NSNumber)?.intValue
+                #expect(mode.map { $0 & 0o777 } == 0o600, "a CSV that may hold personal data is the owner's only")
                 #expect(exported.stdout.isEmpty)
                 let toStdout = try await runCLI(["export", "clients"], environment: env, in: directory)
                 #expect(toStdout.stdout == csvList.body)
