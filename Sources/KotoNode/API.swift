@@ -17,7 +17,7 @@ struct API: Sendable {
     var reader: ReplicaReader? = nil
 
     /// Runs a merged-view query without waiting behind the writer.
-    private func read<T: Sendable>(_ body: @Sendable (MergedView) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @Sendable (MergedView) throws -> T) async throws -> T {
         if let reader { return try await reader.withView(body) }
         return try await replica.withStore { try body($0.view) }
     }
@@ -45,6 +45,7 @@ struct API: Sendable {
         }
         router.get("/v1/conflicts", endpoint([.office, .coordinator, .admin]) { request, _ in try await conflicts(request) })
         router.get("/v1/status", endpoint([.admin, .coordinator]) { _, _ in try await status() })
+        registerReports(&router)
         let sync = SyncAPI(config: config, replica: replica, scheduler: scheduler, manifest: manifest)
         router.post("/v1/sync/pull", endpoint([.peer]) { request, caller in try await sync.pull(request, caller: caller) })
         router.post("/v1/sync/push", endpoint([.peer]) { request, caller in try await sync.push(request, caller: caller) })
@@ -182,6 +183,7 @@ struct API: Sendable {
                     continue
                 }
                 query.afterID = value.lowercased()
+            case "format", "lang": continue  // checked by ListExport
             case "includeDeleted", "includeErased", "conflicted":
                 guard value == "true" || value == "false" else {
                     problems.append(FieldProblem(field: name, reason: "must be true or false"))
@@ -230,10 +232,11 @@ struct API: Sendable {
             guard let spec = kind.field(named: name) else { continue }
             problemsFound += validator.check(value, against: spec)
         }
-        problems += problemsFound
+        problems += problemsFound + ListExport.problems(in: request)
         if !problems.isEmpty {
             return APIResponse.error(.badRequest, code: "invalid_query", message: "invalid query parameters", problems: problems)
         }
+        if ListExport.wantsCSV(request) { return try await exportCSV(kind, query, request) }
         let limit = query.limit
         query.limit = limit + 1
         let records = try await read { [query] in try $0.list(kind, query) }
