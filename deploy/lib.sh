@@ -34,3 +34,17 @@ need_swift() {
         exit 1
     fi
 }
+
+# need_venv DIR REQUIREMENTS: a Python virtual environment at DIR holding
+# exactly the pinned packages of REQUIREMENTS (made anew when they change).
+need_venv() {
+    local dir=$1 requirements=$2 python=python3
+    # Prefer Debian's interpreter when a pyenv shim shadows it without venv support.
+    [ -x /usr/bin/python3 ] && python=/usr/bin/python3
+    if [ -f "$dir/.requirements" ] && cmp -s "$dir/.requirements" "$requirements"; then return 0; fi
+    echo "==> creating the test virtual environment ($dir)"
+    rm -rf "$dir"
+    "$python" -m venv "$dir"
+    "$dir/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$dir/.requirements"
+}

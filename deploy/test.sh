@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/lib.sh
 
-need_packages pkg-config libsqlite3-dev libcurl4-openssl-dev libssl-dev sqlite3 nginx openssl
+need_packages pkg-config libsqlite3-dev libcurl4-openssl-dev libssl-dev sqlite3 nginx openssl \
+    python3 python3-venv chromium chromium-driver
 need_swift
 
 echo "==> building (warnings are errors)"
@@ -24,6 +25,16 @@ for target in $(ls Tests | grep "Tests$"); do   # KotoTestSupport is a helper ta
     set -e
     [ "$status" -eq 0 ] || failed+=("$target")
 done
+# End-to-end suites driven from Python (headless Chromium, OpenAPI checks)
+# against real daemons, with pinned PyPI packages in a virtual environment.
+echo "==> running Tests/python (end to end)"
+need_venv .build/venv Tests/python/requirements.txt
+set +e
+.build/venv/bin/python -m pytest -q -p no:cacheprovider Tests/python 2>&1 | tee .build/test-python.log
+status=${PIPESTATUS[0]}
+set -e
+[ "$status" -eq 0 ] || failed+=("Tests/python")
+
 if [ ${#failed[@]} -gt 0 ]; then
     echo "==> tests FAILED in: ${failed[*]} (logs: .build/test-<target>.log)" >&2
     exit 1
