@@ -308,9 +308,7 @@ extension API {
                 problems.append(FieldProblem(field: "year", reason: "must be a year of four digits, e.g. 2026"))
             }
         }
-        if !problems.isEmpty {
-            return APIResponse.error(.badRequest, code: "invalid_query", message: "invalid query parameters", problems: problems)
-        }
+        if !problems.isEmpty { throw HTTPError.invalidQuery(problems) }
         let request = parameters
         let document = try await read { try builder.build(kind, request, from: $0) }
         if format == .csv, let table = document.table(tableKey) {
