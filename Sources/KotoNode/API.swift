@@ -50,6 +50,7 @@ struct API: Sendable {
         ServiceDirectory(registry: manifest.registry) { try await read { try $0.directoryServices(statuses: ServiceDirectory.listed) } }
             .register(in: &router)
         router.get("/v1/status", endpoint([.admin, .coordinator]) { _, _ in try await status() })
+        registerReports(&router)
         let sync = SyncAPI(config: config, replica: replica, scheduler: scheduler, manifest: manifest)
         router.post("/v1/sync/pull", endpoint([.peer]) { request, caller in try await sync.pull(request, caller: caller) })
         router.post("/v1/sync/push", endpoint([.peer]) { request, caller in try await sync.push(request, caller: caller) })
@@ -179,6 +180,7 @@ struct API: Sendable {
                     continue
                 }
                 query.afterID = value.lowercased()
+            case "format", "lang": continue  // checked by ListExport
             case "includeDeleted", "includeErased", "conflicted":
                 guard value == "true" || value == "false" else {
                     problems.append(FieldProblem(field: name, reason: "must be true or false"))
@@ -227,10 +229,11 @@ struct API: Sendable {
             guard let spec = kind.field(named: name) else { continue }
             problemsFound += validator.check(value, against: spec)
         }
-        problems += problemsFound
+        problems += problemsFound + ListExport.problems(in: request)
         if !problems.isEmpty {
             throw HTTPError.invalidQuery(problems)
         }
+        if ListExport.wantsCSV(request) { return try await exportCSV(kind, query, request) }
         let limit = query.limit
         query.limit = limit + 1
         let records = try await read { [query] in try $0.list(kind, query) }

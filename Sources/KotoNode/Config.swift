@@ -62,6 +62,8 @@ public struct NodeConfig: Sendable {
     public var demoSeed: UInt64?
     /// The schema version this node announces to peers (tests of version mismatch set it).
     public var advertisedSchemaVersion = ReplicaStore.schemaVersion
+    /// Placement targets, deadline rules and the reports' clock (`reports`).
+    public var reports = ReportSettings()
 
     public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("\(node).sqlite") }
 
@@ -101,7 +103,7 @@ extension NodeConfig {
         let json = try ObjectReader.parseJSON(bytes, key: "")
         var reader = try ObjectReader(json, path: "", allowed: ["node", "listen", "dataDirectory", "secretsFile", "regionManifest",
                                                                 "keyFile", "peers", "sync", "durability", "shutdownGraceSeconds",
-                                                                "limits", "tls", "demoSeed"])
+                                                                "limits", "tls", "demoSeed", "reports"])
         let node = try reader.string("node", required: true)!
         guard NodeID.isValid(node) else { throw ConfigError(key: "node", reason: "must be 1–64 characters of a-z, 0-9, - and _") }
         func resolve(_ path: String) -> String {
@@ -183,6 +185,7 @@ extension NodeConfig {
             try tls.finish()
         }
         if let seed = try reader.integer("demoSeed", in: 0...Int64.max) { config.demoSeed = UInt64(seed) }
+        if let reports = reader.raw("reports") { config.reports = try ReportSettings.parse(reports, key: "reports") }
         try reader.finish()
         return config
     }
@@ -196,6 +199,7 @@ extension NodeConfig {
         for (index, peer) in peers.enumerated() where !manifest.isMember(peer.node) {
             throw ConfigError(key: "peers[\(index)].node", reason: "\(peer.node) is not a member of region \(manifest.region)")
         }
+        try reports.check(against: manifest.registry)
     }
 }
 
@@ -262,6 +266,18 @@ struct ObjectReader {
         }
         return .milliseconds(Int64((number * 1000).rounded()))
     }
+
+    mutating func bool(_ name: String) throws(ConfigError) -> Bool? {
+        guard let value = value(name) else { return nil }
+        guard let flag = value.boolValue else { throw ConfigError(key: key(name), reason: "must be true or false") }
+        return flag
+    }
+
+    /// The member as JSON, for values whose shape the caller checks itself.
+    mutating func raw(_ name: String) -> JSONValue? { value(name) }
+
+    /// The JSON path of member `name` of this object, for the caller's own errors.
+    func path(of name: String) -> String { key(name) }
 
     mutating func object(_ name: String, allowed: [String]) throws(ConfigError) -> ObjectReader? {
         guard let value = value(name) else { return nil }

@@ -37,7 +37,27 @@ enum StoreSchema {
                 try database.execute("PRAGMA user_version = \(migration.version)")
             }
         }
+        try database.transaction {
+            for index in reportIndexes { try database.execute(index.sql) }
+        }
     }
+
+    /// Indexes for the merged view's report queries (`MergedView+Reports`).
+    /// They change no replicated state and no wire format, so they are not
+    /// a migration (which would bump the schema version peers compare before
+    /// syncing): every writable open creates the missing ones, idempotently,
+    /// and a replica of this schema version with or without them syncs alike.
+    /// Each is partial on the live rows the reports count, so it stays small
+    /// and a report's `WHERE` (built with `ReportSQL.live`) can use it.
+    static let reportIndexes: [(name: String, sql: String)] = [
+        ("report_clients_groups", "clients (owner_municipality, permit_basis, status) WHERE \(ReportSQL.live())"),
+        ("report_clients_numbers", "clients (client_number, owner_municipality) WHERE \(ReportSQL.live())"),
+        ("report_placements_groups", "placements (type, status, service_id) WHERE \(ReportSQL.live())"),
+        ("report_placements_referrals",
+         "placements (client_id, referral_date) WHERE type = 'service_enrolment' AND \(ReportSQL.live())"),
+        ("report_placements_municipal",
+         "placements (municipality, status, offered_date, arrival_date) WHERE type = 'municipal_placement' AND \(ReportSQL.live())"),
+    ].map { ($0.0, "CREATE INDEX IF NOT EXISTS \($0.0) ON \($0.1)") }
 
     static func recordTable(_ kind: RecordKind) -> String {
         let columns = kind.fields.map { "\($0.column) \($0.type.storage.sqlType)" }.joined(separator: ", ")

@@ -1,0 +1,55 @@
+import KotoCore
+import KotoHTTP
+import KotoStore
+
+/// `GET /v1/<table>?format=csv` (or `Accept: text/csv`): every record the
+/// filters select, never one page, so a CSV of a list is never cut short;
+/// `limit` and `after` (paging) do not apply to it and are refused.
+enum ListExport {
+    /// Problems with the export parameters (`format`, `lang`, and paging with CSV).
+    static func problems(in request: HTTPRequest) -> [FieldProblem] {
+        var problems: [FieldProblem] = []
+        _ = ReportLanguage.requested(by: request, problems: &problems)
+        if ExportFormat.requested(by: request, problems: &problems) == .csv {
+            for name in ["limit", "after"] where request.query(name) != nil {
+                problems.append(FieldProblem(field: name, reason: "does not apply to CSV, which holds every record the filters select"))
+            }
+        }
+        return problems
+    }
+
+    static func wantsCSV(_ request: HTTPRequest) -> Bool {
+        var ignored: [FieldProblem] = []
+        return ExportFormat.requested(by: request, problems: &ignored) == .csv
+    }
+
+    /// The header (`id`, then every field of the kind, labelled) and one line per record.
+    static func csv(_ kind: RecordKind, _ records: [StoredRecord], _ language: ReportLanguage) -> [UInt8] {
+        let header = ([ReportLabels.column("id", language)]) + kind.fields.map { ReportLabels.column($0.name, language) }
+        let rows = records.map { record in
+            [record.id.lowercased] + kind.fields.map { spec in cell(record.fields[spec.name] ?? .null, spec) }
+        }
+        return CSV.encode(header: header, rows: rows)
+    }
+
+    /// A field as text: lists comma-separated, dates ISO, flags true/false, free text guarded against formulas.
+    static func cell(_ value: FieldValue, _ spec: FieldSpec) -> String {
+        switch value {
+        case .null: ""
+        case .integer(let number): String(number)
+        case .bool(let flag): flag ? "true" : "false"
+        case .text(let text):
+            if case .text = spec.type { CSV.text(text) } else { text }
+        }
+    }
+}
+
+extension API {
+    /// The list as CSV: every record `query` selects, in id order.
+    func exportCSV(_ kind: RecordKind, _ query: RecordQuery, _ request: HTTPRequest) async throws -> HTTPResponse {
+        var ignored: [FieldProblem] = []
+        let language = ReportLanguage.requested(by: request, problems: &ignored)
+        let records = try await read { try $0.allRecords(kind, query) }
+        return CSV.response(ListExport.csv(kind, records, language), filename: "\(kind.table).csv", language: language)
+    }
+}
