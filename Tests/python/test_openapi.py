@@ -142,6 +142,7 @@ class Checker:
         decide (a role the operation does not list is refused by the node, not by the request's shape).
         `status`: the status the answer must have (an int or a set of them).
         """
+        __tracebackhide__ = True  # a failure shows the message, not this frame's arguments (a body)
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         sent = self.headers_for(role, node, as_peer, headers, body)
         answer = self.region.request(method, path, node=node, role=None, body=data, headers=sent)
