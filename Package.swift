@@ -37,7 +37,7 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(name: "KotoCore", swiftSettings: strict),
-        .target(name: "KotoStore", dependencies: ["KotoCore", "KotoCrypto", "CSQLite"], swiftSettings: strict),
+        .target(name: "KotoStore", dependencies: ["KotoCore", "KotoCrypto", "KotoHTTP", "CSQLite"], swiftSettings: strict),
         .target(name: "KotoHTTP", dependencies: ["CCurl"], swiftSettings: strict),
         .target(name: "KotoSeed", dependencies: ["KotoCore"], swiftSettings: strict),
         .target(name: "KotoCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "KotoCoreTests", dependencies: ["KotoCore", "KotoTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "KotoStoreTests",
-            dependencies: ["KotoStore", "KotoCore", "KotoCrypto", "KotoTestSupport"],
+            dependencies: ["KotoStore", "KotoCore", "KotoCrypto", "KotoHTTP", "KotoTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "KotoHTTPTests", dependencies: ["KotoHTTP"], swiftSettings: strict),

@@ -3,33 +3,26 @@ import Foundation
 /// An error a handler throws to answer with a specific status. It carries a
 /// short machine-readable `code` and a human message, and always renders as
 /// `{"error": {"code": ..., "message": ...}}` so clients parse one shape.
-public struct HTTPError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct HTTPError: HTTPResponseError, Sendable, Hashable {
     public var status: HTTPStatus
     /// A short, stable, snake_case identifier clients can switch on.
     public var code: String
     /// Text for people; must not contain internals.
     public var message: String
+    /// Which inputs were wrong and why.
+    public var problems: [HTTPProblem]
     /// Extra headers for the error response (for example `Allow` on 405).
     public var headers: HTTPHeaders
 
-    public init(_ status: HTTPStatus, code: String, message: String, headers: HTTPHeaders = [:]) {
+    public init(_ status: HTTPStatus, code: String, message: String, problems: [HTTPProblem] = [], headers: HTTPHeaders = [:]) {
         self.status = status
         self.code = code
         self.message = message
+        self.problems = problems
         self.headers = headers
     }
 
     public var description: String { "HTTP \(status.code) \(code): \(message)" }
-
-    /// The JSON response this error becomes.
-    public var response: HTTPResponse {
-        let document = ErrorDocument(error: .init(code: code, message: message))
-        // Encoding two strings cannot fail; the fallback only guards the type system.
-        let body = (try? JSONCoding.encode(document)) ?? Array(#"{"error":{"code":"internal","message":"internal error"}}"#.utf8)
-        var headers = headers
-        headers["Content-Type"] = "application/json"
-        return HTTPResponse(status: status, headers: headers, body: body)
-    }
 
     // Shorthands for the errors handlers raise most; `code` defaults to the
     // status's conventional name.
@@ -64,14 +57,6 @@ public struct HTTPError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// The generic 500 that stands in for any unexpected error, leaking nothing.
     public static let internalError = HTTPError(.internalServerError, code: "internal", message: "internal error")
-}
-
-private struct ErrorDocument: Encodable {
-    struct Detail: Encodable {
-        let code: String
-        let message: String
-    }
-    let error: Detail
 }
 
 /// JSON encoding and decoding with the module's fixed settings: sorted keys

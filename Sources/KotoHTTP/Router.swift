@@ -53,8 +53,10 @@ public struct Router: Sendable {
 
     private var routes: [Route] = []
 
-    /// Sees every error a handler throws that is not an `HTTPError`, before it
-    /// becomes a generic 500, so it can be logged without reaching the client.
+    /// Sees every error that becomes a 500 (one that is not an
+    /// `HTTPResponseError`, or one whose status is 500) before the client
+    /// gets the generic internal error, so it is logged, described, without
+    /// reaching the client.
     public var unexpectedErrorReporter: (@Sendable (HTTPRequest, any Error) -> Void)?
 
     public init() {}
@@ -124,12 +126,20 @@ public struct Router: Sendable {
         request.pathParameters = parameters
         do {
             return try await route.handler(request)
-        } catch let error as HTTPError {
-            return error.response
         } catch {
-            unexpectedErrorReporter?(request, error)
-            return HTTPError.internalError.response
+            return response(for: error, to: request)
         }
+    }
+
+    /// The one place an error becomes a response: an `HTTPResponseError`
+    /// answers for itself, unless it is a 500; a 500 and anything else is
+    /// reported and answers the generic internal error, leaking nothing.
+    public func response(for error: any Error, to request: HTTPRequest) -> HTTPResponse {
+        if let error = error as? any HTTPResponseError, error.status != .internalServerError {
+            return error.response
+        }
+        unexpectedErrorReporter?(request, error)
+        return HTTPError.internalError.response
     }
 
     private static func mostSpecific(_ candidates: [(Route, [String: String])]) -> (Route, [String: String])? {

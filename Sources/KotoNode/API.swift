@@ -25,8 +25,9 @@ struct API: Sendable {
     func router() -> Router {
         var router = Router()
         router.unexpectedErrorReporter = { request, error in
+            // Descriptions name records by kind and id, never by field values.
             Log.error("http.internal_error", ["method": request.method.rawValue, "path": request.path,
-                                              "error": String(describing: type(of: error))])
+                                              "type": String(describing: type(of: error)), "error": String(describing: error)])
         }
         router.get("/healthz") { _ in APIResponse.json(.object([("status", .string("ok"))])) }
         for kind in RecordKind.allCases {
@@ -54,7 +55,7 @@ struct API: Sendable {
     }
 
     /// Authenticates (the credential's holder becomes the handler's
-    /// `Caller`), authorises by role and maps domain errors to their responses.
+    /// `Caller`) and authorises by role; errors answer through the router.
     func endpoint(_ roles: Set<Role>, _ body: @escaping @Sendable (HTTPRequest, Caller) async throws -> HTTPResponse) -> Router.Handler {
         { [secrets] request in
             guard let caller = secrets.caller(forAuthorization: request.headers["Authorization"]) else {
@@ -64,16 +65,7 @@ struct API: Sendable {
             guard roles.contains(caller.role) else {
                 throw HTTPError.forbidden("the \(caller.role.rawValue) role may not use \(request.method.rawValue) \(request.path)")
             }
-            do {
-                return try await body(request, caller)
-            } catch let error as ReplicaStoreError {
-                if let response = APIResponse.response(for: error) { return response }
-                throw error
-            } catch let error as CatchUpRequired {
-                return APIResponse.error(.serviceUnavailable, code: "catching_up", message: error.description)
-            } catch let error as ClockSkew {
-                return APIResponse.error(.serviceUnavailable, code: "clock_skew", message: error.description)
-            }
+            return try await body(request, caller)
         }
     }
 
@@ -111,7 +103,7 @@ struct API: Sendable {
             let valid = fields
             problems += try await replica.withStore { try $0.problems(creating: kind, fields: valid) }
                 .filter { !reported.contains($0.field) }
-            return APIResponse.invalid(problems)
+            throw HTTPError.validationFailed(problems)
         }
         let change = try await replica.write(kind, id: id, .create(fields, id: id))
         scheduler.localChange()
@@ -127,10 +119,10 @@ struct API: Sendable {
         if !problems.isEmpty {
             let reported = Set(problems.map(\.field))
             let more = try await replica.withStore { try $0.problems(updating: kind, id: id, fields: fields) }
-            return APIResponse.invalid(problems + more.filter { !reported.contains($0.field) })
+            throw HTTPError.validationFailed(problems + more.filter { !reported.contains($0.field) })
         }
         guard !fields.isEmpty else {
-            return APIResponse.invalid([FieldProblem(field: "(body)", reason: "names no field to update")])
+            throw HTTPError.validationFailed([FieldProblem(field: "(body)", reason: "names no field to update")])
         }
         let change = try await replica.write(kind, id: id, .update(fields))
         scheduler.localChange()
@@ -232,7 +224,7 @@ struct API: Sendable {
         }
         problems += problemsFound
         if !problems.isEmpty {
-            return APIResponse.error(.badRequest, code: "invalid_query", message: "invalid query parameters", problems: problems)
+            throw HTTPError.invalidQuery(problems)
         }
         let limit = query.limit
         query.limit = limit + 1
@@ -247,8 +239,8 @@ struct API: Sendable {
         var kind: RecordKind?
         if let table = request.query("kind") {
             guard let found = RecordKind(table: table) ?? RecordKind(rawValue: table) else {
-                return APIResponse.error(.badRequest, code: "invalid_query", message: "kind must be services, clients or placements",
-                                         problems: [FieldProblem(field: "kind", reason: "unknown record kind")])
+                throw HTTPError.invalidQuery([FieldProblem(field: "kind", reason: "unknown record kind")],
+                                             message: "kind must be services, clients or placements")
             }
             kind = found
         }

@@ -11,40 +11,6 @@ enum APIResponse {
         return HTTPResponse(status: status, headers: headers, body: value.serializedBytes)
     }
 
-    /// `{"error": {"code", "message", "problems"?}}` — the shape of every error.
-    static func error(_ status: HTTPStatus, code: String, message: String, problems: [FieldProblem] = []) -> HTTPResponse {
-        var error: [(String, JSONValue)] = [("code", .string(code)), ("message", .string(message))]
-        if !problems.isEmpty {
-            error.append(("problems", .array(problems.map { .object([("field", .string($0.field)), ("reason", .string($0.reason))]) })))
-        }
-        return json(.object([("error", .object(error))]), status: status)
-    }
-
-    static func invalid(_ problems: [FieldProblem]) -> HTTPResponse {
-        error(.unprocessableContent, code: "validation_failed",
-              message: "\(problems.count) problem\(problems.count == 1 ? "" : "s") with the record", problems: problems)
-    }
-
-    /// Maps store errors to their HTTP meaning; anything unexpected stays a 500.
-    static func response(for error: ReplicaStoreError) -> HTTPResponse? {
-        switch error {
-        case .invalid(let problems): invalid(problems)
-        case .notFound(let kind, let id): self.error(.notFound, code: "not_found", message: "no \(kind.rawValue) \(id.lowercased)")
-        case .alreadyExists(let kind, let id):
-            self.error(.conflict, code: "already_exists", message: "\(kind.rawValue) \(id.lowercased) already exists")
-        case .erased(let kind, let id):
-            self.error(.gone, code: "erased", message: "\(kind.rawValue) \(id.lowercased) was erased")
-        case .batchRefused(let reason): self.error(.conflict, code: "batch_refused", message: reason)
-        case .snapshotRequired: self.error(.gone, code: "snapshot_required", message: error.description)
-        case .notMember(let node):
-            self.error(.forbidden, code: "not_a_member", message: error.description,
-                       problems: [FieldProblem(field: "versionVector", reason: "names \(node), which is not a member of the region")])
-        case .forked: self.error(.conflict, code: "fork", message: error.description)
-        case .ownChainForked: self.error(.serviceUnavailable, code: "forked", message: error.description)
-        case .nodeMismatch, .schemaTooNew, .corrupt, .keyNotListed: nil
-        }
-    }
-
     static func timestamp(_ millis: Int64?) -> JSONValue {
         guard let millis else { return .null }
         return .string(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(millis) / 1000)))

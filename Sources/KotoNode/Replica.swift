@@ -1,6 +1,7 @@
 public import Foundation
 public import KotoCore
 public import KotoStore
+public import KotoHTTP
 
 /// The one owner of the node's replica store: every read, local write and
 /// applied batch goes through this actor, so the SQLite connection is only
@@ -232,7 +233,11 @@ public struct SyncState: Sendable, Equatable {
 }
 
 /// Local writes are refused until the node holds its own latest changes again.
-public struct CatchUpRequired: Error, Sendable, CustomStringConvertible {
+public struct CatchUpRequired: HTTPResponseError, Sendable {
+    public var status: HTTPStatus { .serviceUnavailable }
+    public var code: String { "catching_up" }
+    public var message: String { description }
+
     public let ownSeq: UInt64
     /// Nil while the startup check with the peers is still running.
     public let target: UInt64?
@@ -274,7 +279,11 @@ public actor ReplicaReader {
 
 /// Local writes are refused while this node's clock is further than the HLC
 /// bound from the median of its peers' clocks.
-public struct ClockSkew: Error, Sendable, CustomStringConvertible {
+public struct ClockSkew: HTTPResponseError, Sendable {
+    public var status: HTTPStatus { .serviceUnavailable }
+    public var code: String { "clock_skew" }
+    public var message: String { description }
+
     /// How far this node's clock runs ahead of the peers' median (negative: behind).
     public let aheadMillis: Int64
     public let peers: Int

@@ -68,13 +68,12 @@ struct SyncAPI: Sendable {
         switch PullRequest.parse(json) {
         case .success(let parsed): pull = parsed
         case .failure(let problem):
-            return APIResponse.error(.badRequest, code: "invalid_request", message: problem.description, problems: [problem])
+            throw HTTPError(.badRequest, code: "invalid_request", message: problem.description, problems: [problem.httpProblem])
         }
         let peer = try authenticatedPeer(caller, claims: pull.node)
         try await checkVersions(peer: peer, protocolVersion: pull.protocolVersion, schemaVersion: pull.schemaVersion)
-        if let refusal = strangers(pull.heads, field: "heads") ?? strangers(pull.versionVector.entries, field: "versionVector") {
-            return refusal
-        }
+        try refuseStrangers(pull.heads, field: "heads")
+        try refuseStrangers(pull.versionVector.entries, field: "versionVector")
         let now = replica.nowMillis
         await replica.noteClock(peer: peer, peerMillis: pull.clock, sent: now, received: now)
         // A peer that reaches us (a passive one too) says how many of our own changes it holds.
@@ -99,11 +98,11 @@ struct SyncAPI: Sendable {
     }
 
     /// 403 naming `field` when a version vector or heads name a node that is not a member.
-    private func strangers<V>(_ entries: [String: V], field: String) -> HTTPResponse? {
-        guard let stranger = entries.keys.sorted().first(where: { !manifest.isMember($0) }) else { return nil }
-        return APIResponse.error(.forbidden, code: "not_a_member",
-                                 message: "\(field) names \(stranger), which is not a member of region \(manifest.region)",
-                                 problems: [FieldProblem(field: field, reason: "names \(stranger), which is not a member of the region")])
+    private func refuseStrangers<V>(_ entries: [String: V], field: String) throws(HTTPError) {
+        guard let stranger = entries.keys.sorted().first(where: { !manifest.isMember($0) }) else { return }
+        throw HTTPError(.forbidden, code: "not_a_member",
+                        message: "\(field) names \(stranger), which is not a member of region \(manifest.region)",
+                        problems: [HTTPProblem(field: field, reason: "names \(stranger), which is not a member of the region")])
     }
 
     /// 409 `fork` when `heads` (the peer's) disagree with this node's chain
@@ -145,7 +144,7 @@ struct SyncAPI: Sendable {
            batch.nextPosition < cursor.position {
             try await refusePosition(peer, "batch nextPosition \(batch.nextPosition) is before the cursor \(cursor.position) in the same incarnation")
         }
-        if let refusal = strangers(batch.heads, field: "heads") { return refusal }
+        try refuseStrangers(batch.heads, field: "heads")
         let received = replica.nowMillis
         await replica.noteClock(peer: peer, peerMillis: batch.senderClockMillis, sent: received, received: received)
         await replica.notePeerHoldsAny(batch.senderVersionVector[config.node])
@@ -178,8 +177,8 @@ struct SyncAPI: Sendable {
 
     func notify(_ request: HTTPRequest, caller: Caller) async throws -> HTTPResponse {
         guard let node = (try? JSONValue.parse(request.body))?["node"]?.stringValue, NodeID.isValid(node) else {
-            return APIResponse.error(.badRequest, code: "invalid_request", message: "body must be {\"node\": <node id>}",
-                                     problems: [FieldProblem(field: "node", reason: "must be a valid node id")])
+            throw HTTPError(.badRequest, code: "invalid_request", message: "body must be {\"node\": <node id>}",
+                            problems: [HTTPProblem(field: "node", reason: "must be a valid node id")])
         }
         scheduler.notified(by: try authenticatedPeer(caller, claims: node))
         return HTTPResponse(status: .accepted)
@@ -187,8 +186,8 @@ struct SyncAPI: Sendable {
 
     func state(_ request: HTTPRequest, caller: Caller) async throws -> HTTPResponse {
         guard let node = request.query("node"), NodeID.isValid(node) else {
-            return APIResponse.error(.badRequest, code: "invalid_query", message: "query parameter node must name the asking node",
-                                     problems: [FieldProblem(field: "node", reason: "must be a valid node id")])
+            throw HTTPError(.badRequest, code: "invalid_query", message: "query parameter node must name the asking node",
+                            problems: [HTTPProblem(field: "node", reason: "must be a valid node id")])
         }
         let peer = try authenticatedPeer(caller, claims: node)
         await replica.notePeerAnswered(peer)

@@ -4,6 +4,16 @@ import Testing
 
 private struct Boom: Error {}
 
+/// A domain error that knows its answer, as store and node errors do.
+private struct RecordRefused: HTTPResponseError {
+    var status: HTTPStatus
+    var code: String { status == .internalServerError ? "internal" : "record_refused" }
+    var message: String { "record 7 refused" }
+    var problems: [HTTPProblem] { [HTTPProblem(field: "name\n", reason: "must be \"short\"")] }
+    var headers: HTTPHeaders { ["Retry-After": "5"] }
+    var description: String { "refused record 7 at step 3" }
+}
+
 private func get(_ router: Router, _ target: String, method: HTTPMethod = .get) async throws -> HTTPResponse {
     await router.handle(try HTTPRequest(method: method, target: target))
 }
@@ -93,6 +103,27 @@ private func get(_ router: Router, _ target: String, method: HTTPMethod = .get) 
         #expect(response.status == .internalServerError)
         #expect(response.bodyText == #"{"error":{"code":"internal","message":"internal error"}}"#)
         #expect(reported.withLock { $0 } == ["/boom true"])
+    }
+
+    @Test func domainErrorsAnswerForThemselvesWithProblemsAndHeaders() async throws {
+        var router = Router()
+        router.get("/refuse") { _ in throw RecordRefused(status: .conflict) }
+        let response = try await get(router, "/refuse")
+        #expect(response.status == .conflict)
+        #expect(response.headers["Retry-After"] == "5")
+        #expect(response.headers["Content-Type"] == "application/json")
+        #expect(response.bodyText == #"{"error":{"code":"record_refused","message":"record 7 refused","problems":[{"field":"name\n","reason":"must be \"short\""}]}}"#)
+    }
+
+    @Test func aDomainErrorWithStatus500IsReportedWithItsDescriptionAndLeaksNothing() async throws {
+        let reported = Mutex<[String]>([])
+        var router = Router()
+        router.get("/fault") { _ in throw RecordRefused(status: .internalServerError) }
+        router.unexpectedErrorReporter = { _, error in reported.withLock { $0.append(String(describing: error)) } }
+        let response = try await get(router, "/fault")
+        #expect(response.status == .internalServerError)
+        #expect(response.bodyText == #"{"error":{"code":"internal","message":"internal error"}}"#)
+        #expect(reported.withLock { $0 } == ["refused record 7 at step 3"])
     }
 
     @Test func handlersSeeBodyAndHeaders() async throws {

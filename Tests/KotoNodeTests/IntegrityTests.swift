@@ -197,7 +197,7 @@ import Testing
         let batch = await Self.caughtUpBatch(node)
         let fake = try FakePeer { _ in
             answerFork.value
-                ? APIResponse.error(.conflict, code: "fork", message: "fork at kronoby:4: larsmo holds another change under kronoby:4")
+                ? HTTPError(.conflict, code: "fork", message: "fork at kronoby:4: larsmo holds another change under kronoby:4").response
                 : FakePeer.pullAnswer(batch, logPosition: 0)
         }
         let link = try node.link(to: fake)
