@@ -514,10 +514,15 @@ def test_reports(check, spec_dict):
 
 
 def test_lists_in_csv(check):
-    for table in KINDS:
-        answer = check.send("GET", f"/v1/{table}?limit=5&format=csv", status=200)
+    filters = {"services": "status=active", "clients": "ownerMunicipality=440", "placements": "type=municipal_placement"}
+    for table, query in filters.items():
+        answer = check.send("GET", f"/v1/{table}?{query}&format=csv&lang=sv", status=200)
         assert answer.body.startswith(b"\xef\xbb\xbf") and b"\r\n" in answer.body
-        check.send("GET", f"/v1/{table}?limit=5", headers={"Accept": "text/csv"}, status=200)
+        assert answer.headers["Content-Disposition"] == f'attachment; filename="{table}.csv"'
+        check.send("GET", f"/v1/{table}?{query}", headers={"Accept": "text/csv"}, status=200)
+        # A CSV is every record the filters select, never a page.
+        check.send("GET", f"/v1/{table}?limit=5&format=csv", status=400)
+    check.send("GET", "/v1/services?format=xml", status=400, request_valid=False)
     check.send("GET", "/v1/conflicts?format=csv", status=200)
 
 
