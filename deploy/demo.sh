@@ -45,6 +45,8 @@ done
 # Git does not keep file modes; the daemon refuses key and secrets files
 # that grant anything to group or others.
 chmod 600 Config/demo/keys/*.key Config/demo/secrets/*.json
+# The scrape credential for deploy/prometheus/prometheus.yml (git-ignored).
+(umask 077 && jq -er .scrape "$credentials" > deploy/prometheus/scrape.token)
 $keep || rm -rf .demo/data
 mkdir -p .demo/data .demo/logs
 
@@ -129,5 +131,7 @@ echo "The region runs on http://127.0.0.1:7101-7105 (demo tokens in $credentials
 echo "  curl -H '$coordinator' http://127.0.0.1:7103/v1/clients?limit=5"
 echo "  curl -H '$admin' http://127.0.0.1:7101/v1/status"
 echo "  curl -H '$office' 'http://127.0.0.1:7101/v1/clients?ownerMunicipality=598&limit=5'"
+echo "  curl -H 'Authorization: Bearer $(cat deploy/prometheus/scrape.token)' http://127.0.0.1:7101/metrics"
+echo "Prometheus for all five: (cd deploy/prometheus && prometheus --config.file=prometheus.yml)"
 echo "Press Ctrl-C to stop all five."
 wait

@@ -51,6 +51,7 @@ struct API: Sendable {
         router.post("/v1/sync/push", endpoint([.peer]) { request, caller in try await sync.push(request, caller: caller) })
         router.post("/v1/sync/notify", endpoint([.peer]) { request, caller in try await sync.notify(request, caller: caller) })
         router.get("/v1/sync/state", endpoint([.peer]) { request, caller in try await sync.state(request, caller: caller) })
+        addMetrics(to: &router)
         return router
     }
 
@@ -265,7 +266,7 @@ struct API: Sendable {
         for peer in peers {
             // A fork seen on either side shows, even on a passive link.
             let fork = forks[peer.node]
-            let state = fork != nil && peer.state != .forked ? LinkState.forked : peer.state
+            let state = peer.shownState(fork: fork)
             let detail = fork != nil && peer.state != .forked ? "fork at \(fork!): the peer holds another change under it" : peer.detail
             let lastError: String? = state == .ok ? nil : (detail ?? peer.cursor?.lastError)
             let url: JSONValue = peer.url.map { .string($0) } ?? .null

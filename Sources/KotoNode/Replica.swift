@@ -13,8 +13,12 @@ public actor Replica {
     /// (restored from an older backup): local writes wait until it catches up.
     private var catchUpTarget: UInt64?
 
-    public init(store: ReplicaStore) {
+    /// The node's counters: batch applies count here, and the sync links and the API reach them through the replica.
+    public nonisolated let metrics: NodeMetrics
+
+    public init(store: ReplicaStore, metrics: NodeMetrics = NodeMetrics()) {
         self.store = store
+        self.metrics = metrics
         nodeID = store.nodeID
         wallClock = store.options.now
     }
@@ -192,8 +196,17 @@ public actor Replica {
 
     // MARK: Sync
 
+    /// Applies a peer's batch whole or not at all, counting either outcome.
     public func apply(_ batch: ChangeBatch, from peer: String) throws -> ApplyResult {
-        try store.apply(batch, from: peer)
+        let started = ContinuousClock.now
+        do {
+            let result = try store.apply(batch, from: peer)
+            if !batch.changes.isEmpty { metrics.batchApplied(from: peer, result, duration: ContinuousClock.now - started) }
+            return result
+        } catch {
+            metrics.batchRefused(from: peer, reason: NodeMetrics.Refusal(error))
+            throw error
+        }
     }
 
     /// What the status and divergence check compare.
