@@ -557,3 +557,38 @@ def test_who_schema_region(check):
     check.send("GET", "/v1/schema", status=200)
     check.send("GET", "/v1/region", role=None, status=200)
     check.send("GET", "/v1/whoami", node="kronoby", role="peer", as_peer="jakobstad", status=200)
+
+
+def resolve(spec_dict, schema):
+    """A schema with a top-level `$ref` (and a nullable `oneOf` around one) followed."""
+    while True:
+        if "$ref" in schema:
+            schema = spec_dict["components"]["schemas"][schema["$ref"].split("/")[-1]]
+        elif "oneOf" in schema and len(schema["oneOf"]) == 2 and {"type": "null"} in schema["oneOf"]:
+            schema = next(s for s in schema["oneOf"] if s != {"type": "null"})
+        else:
+            return schema
+
+
+def test_record_fields_match_the_schema_the_node_serves(check, spec_dict):
+    """Names, required fields, vocabularies and bounds of every record field as `GET /v1/schema` gives them."""
+    served = check.send("GET", "/v1/schema", status=200).json()
+    schemas = spec_dict["components"]["schemas"]
+    for kind in served["kinds"]:
+        Name = kind["kind"].capitalize()
+        create = schemas[f"{Name}Create"]
+        described = set(create["properties"]) - {"id", "deleted"}
+        names = {field["name"] for field in kind["fields"]}
+        assert described == names, f"{kind['table']}: described {sorted(described - names)}, served {sorted(names - described)}"
+        assert set(create["required"]) == {f["name"] for f in kind["fields"] if f["required"]}, f"{kind['table']}: required"
+        for field in kind["fields"]:
+            label = f"{kind['table']}.{field['name']}"
+            schema = resolve(spec_dict, create["properties"][field["name"]])
+            if field["type"] == "choice":
+                assert set(schema["enum"]) - {None} == set(field["allowed"]), f"{label}: vocabulary"
+            if "maxLength" in field:
+                assert schema["maxLength"] == field["maxLength"], f"{label}: maxLength"
+            if "min" in field:
+                assert (schema["minimum"], schema["maximum"]) == (field["min"], field["max"]), f"{label}: bounds"
+            personal = create["properties"][field["name"]].get("x-personal", False)
+            assert personal == field["personal"], f"{label}: x-personal"
