@@ -17,7 +17,7 @@ struct API: Sendable {
     var reader: ReplicaReader? = nil
 
     /// Runs a merged-view query without waiting behind the writer.
-    private func read<T: Sendable>(_ body: @Sendable (MergedView) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @Sendable (MergedView) throws -> T) async throws -> T {
         if let reader { return try await reader.withView(body) }
         return try await replica.withStore { try body($0.view) }
     }
@@ -45,6 +45,9 @@ struct API: Sendable {
             router.post("\(base)/{id}/erase", endpoint([.office]) { request, _ in try await simple(kind, request, .erase, status: .ok) })
         }
         router.get("/v1/conflicts", endpoint([.office, .coordinator, .admin]) { request, _ in try await conflicts(request) })
+        router.post("/v1/conflicts/{id}/resolve", endpoint([.office, .coordinator]) { try await resolveConflict($0, caller: $1) })
+        ServiceDirectory(registry: manifest.registry) { try await read { try $0.directoryServices(statuses: ServiceDirectory.listed) } }
+            .register(in: &router)
         router.get("/v1/status", endpoint([.admin, .coordinator]) { _, _ in try await status() })
         let sync = SyncAPI(config: config, replica: replica, scheduler: scheduler, manifest: manifest)
         router.post("/v1/sync/pull", endpoint([.peer]) { request, caller in try await sync.pull(request, caller: caller) })
@@ -146,7 +149,7 @@ struct API: Sendable {
         try await show(kind, id: id(request))
     }
 
-    private func show(_ kind: RecordKind, id: UUID) async throws -> HTTPResponse {
+    func show(_ kind: RecordKind, id: UUID) async throws -> HTTPResponse {
         let found = try await read { store -> (StoredRecord, [OpenConflict])? in
             guard let record = try store.record(kind, id: id) else { return nil }
             return (record, try store.openConflicts(kind, rowID: id))

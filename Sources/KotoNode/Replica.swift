@@ -169,6 +169,8 @@ public actor Replica {
         case create(FieldMap, id: UUID)
         case update(FieldMap)
         case delete, restore, erase
+        /// Closes the open conflict on `field` with `value` (see `ReplicaStore.resolveConflict`).
+        case resolve(field: String, value: FieldValue)
     }
 
     /// A local write; refused with `CatchUpRequired` while the node is catching up.
@@ -191,6 +193,7 @@ public actor Replica {
         case .delete: return try store.delete(kind, id: id)
         case .restore: return try store.restore(kind, id: id)
         case .erase: return try store.erase(kind, id: id)
+        case .resolve(let field, let value): return try store.resolveConflict(kind, id: id, field: field, value: value)
         }
     }
 

@@ -315,6 +315,11 @@ import Testing
             Endpoint(method: .post, target: "/v1/sync/notify", roles: [.peer], success: .accepted, json: #"{"node":"larsmo"}"#),
             Endpoint(method: .get, target: "/v1/sync/state?node=larsmo", roles: [.peer], success: .ok),
             Endpoint(method: .get, target: "/healthz", roles: nil, success: .ok),
+            Endpoint(method: .get, target: "/v1/directory", roles: nil, success: .ok),
+            Endpoint(method: .get, target: "/directory", roles: nil, success: .ok),
+            // Allowed callers reach the handler: no conflict is open on that field, 404.
+            Endpoint(method: .post, target: "/v1/conflicts/clients:{id}:status/resolve", roles: [.office, .coordinator],
+                     success: .notFound, json: #"{"value":"closed"}"#),
             Endpoint(method: .delete, target: "/v1/clients/{id}", roles: [.office], success: .noContent),
         ]
     }
