@@ -379,12 +379,20 @@ def test_conflicts(check, region):
     assert record["conflicts"], "the record shows no conflict"
     assert check.send("GET", "/v1/services?conflicted=true&limit=1000", status=200).json()["items"]
     conflict_id = mine[0]["id"]
-    check.send("POST", f"/v1/conflicts/{urllib.parse.quote(conflict_id)}/resolve", role="coordinator",
+    assert conflict_id == f"services:{sid}:capacity"
+    # An office resolves its own municipality's conflicts only: the service serves 598 and 599, not Kronoby.
+    wait_for(lambda: any(c["id"] == conflict_id for c in region.request("GET", "/v1/conflicts", node="kronoby").json()["items"]),
+             "kronoby to hold the conflict")
+    check.send("POST", f"/v1/conflicts/{conflict_id}/resolve", node="kronoby", role="office", body={"value": 1}, status=403)
+    check.send("POST", f"/v1/conflicts/{conflict_id}/resolve", role="office", body=b"[", status=400, request_valid=False)
+    check.send("POST", f"/v1/conflicts/{conflict_id}/resolve", role="office", body={"choice": 1}, status=422,
+               request_valid=False)
+    check.send("POST", f"/v1/conflicts/{conflict_id}/resolve", role="coordinator",
                body={"value": "many"}, status=422)
-    resolved = check.send("POST", f"/v1/conflicts/{urllib.parse.quote(conflict_id)}/resolve", role="coordinator",
+    resolved = check.send("POST", f"/v1/conflicts/{conflict_id}/resolve", role="coordinator",
                           body={"value": 150}, status=200).json()
     assert resolved["fields"]["capacity"] == 150
-    check.send("POST", f"/v1/conflicts/{urllib.parse.quote(conflict_id)}/resolve", role="coordinator",
+    check.send("POST", f"/v1/conflicts/{conflict_id}/resolve", role="coordinator",
                body={"value": 150}, status=404)
 
 
