@@ -21,7 +21,7 @@ import uuid
 import pytest
 import yaml
 from jsonschema.exceptions import ValidationError as SchemaError
-from openapi_core import OpenAPI
+from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from openapi_spec_validator import OpenAPIV31SpecValidator
@@ -41,9 +41,18 @@ def spec_dict():
         return yaml.safe_load(f)
 
 
+def strict_text(value, **parameters):
+    """Text bodies (CSV, CSS, JavaScript) as strings when they are valid UTF-8; raw bytes fail `type: string`."""
+    try:
+        return value.decode(parameters.get("charset", "utf-8"))
+    except (UnicodeDecodeError, LookupError):
+        return value
+
+
 @pytest.fixture(scope="module")
 def openapi(spec_dict):
-    return OpenAPI.from_dict(copy.deepcopy(spec_dict))
+    text = {media_type: strict_text for media_type in ("text/csv", "text/css", "text/javascript", "text/html", "text/plain")}
+    return OpenAPI.from_dict(copy.deepcopy(spec_dict), config=Config(extra_media_type_deserializers=text))
 
 
 # MARK: - Validation helpers
