@@ -524,7 +524,8 @@ def test_reports(check, spec_dict):
         for table in spec_dict["components"]["schemas"][f"{name.capitalize()}Report"]["properties"]["tables"]["required"]:
             answer = check.send("GET", f"/v1/reports/{name}?format=csv&table={table}&lang=en", status=200)
             assert answer.body.startswith(b"\xef\xbb\xbf"), f"{name}/{table}: CSV without a BOM"
-        check.send("GET", f"/v1/reports/{name}", headers={"Accept": "text/csv"}, status=200)
+        answer = check.send("GET", f"/v1/reports/{name}", headers={"Accept": "text/csv"}, status=200)
+        assert answer.headers["Content-Type"] == "text/csv; charset=utf-8", f"{name}: Accept: text/csv answered otherwise"
         check.send("GET", f"/v1/reports/{name}?lang=de", status=400, request_valid=False)
     check.send("GET", "/v1/reports/placements?year=2025", status=200)
     check.send("GET", "/v1/reports/deadlines?municipality=288&status=overdue", status=200)
@@ -537,11 +538,13 @@ def test_lists_in_csv(check):
         answer = check.send("GET", f"/v1/{table}?{query}&format=csv&lang=sv", status=200)
         assert answer.body.startswith(b"\xef\xbb\xbf") and b"\r\n" in answer.body
         assert answer.headers["Content-Disposition"] == f'attachment; filename="{table}.csv"'
-        check.send("GET", f"/v1/{table}?{query}", headers={"Accept": "text/csv"}, status=200)
+        answer = check.send("GET", f"/v1/{table}?{query}", headers={"Accept": "text/csv"}, status=200)
+        assert answer.headers["Content-Type"] == "text/csv; charset=utf-8", f"{table}: Accept: text/csv answered otherwise"
         # A CSV is every record the filters select, never a page.
         check.send("GET", f"/v1/{table}?limit=5&format=csv", status=400)
     check.send("GET", "/v1/services?format=xml", status=400, request_valid=False)
-    check.send("GET", "/v1/conflicts?format=csv", status=200)
+    answer = check.send("GET", "/v1/conflicts?format=csv", status=200)
+    assert answer.headers["Content-Type"] == "text/csv; charset=utf-8", "GET /v1/conflicts?format=csv answered otherwise"
 
 
 def test_directory(check):
