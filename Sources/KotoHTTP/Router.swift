@@ -113,6 +113,12 @@ public struct Router: Sendable {
     public mutating func patch(_ pattern: String, _ handler: @escaping Handler) { add(.patch, pattern, handler) }
     public mutating func delete(_ pattern: String, _ handler: @escaping Handler) { add(.delete, pattern, handler) }
 
+    /// Every registered method and pattern, in registration order, so a
+    /// test can hold the API's description to what the router really serves.
+    public var registeredRoutes: [(method: HTTPMethod, pattern: String)] {
+        routes.map { ($0.method, $0.pattern) }
+    }
+
     /// Routes `request` and runs its handler, turning every failure into a
     /// response: no route 404, wrong method 405 (with `Allow`), `HTTPError`
     /// its own response, anything else a generic 500. `HEAD` falls back to
