@@ -299,7 +299,7 @@ extension Region {
                 #expect(got.lines.contains { $0.hasPrefix(conflictID + " ") })
 
                 guard try await Self.serves(jakobstad, .post, "/v1/conflicts/\(conflictID)/resolve") else {
-                    note("NOT TESTED: kotosync resolve — this kotosyncd has no POST /v1/conflicts/{id}/resolve yet")
+                    Issue.record("NOT TESTED: kotosync resolve — this kotosyncd has no POST /v1/conflicts/{id}/resolve yet")
                     return
                 }
                 let office = try #require(region.tokens.office(of: "jakobstad"))
@@ -364,12 +364,12 @@ extension Region {
                     #expect(unknown.status == 1)
                     #expect(unknown.stderr.contains("(HTTP 404"), "\(unknown.summary)")
                 } else {
-                    note("NOT TESTED: kotosync report — this kotosyncd has no GET /v1/reports/<name> yet")
+                    Issue.record("NOT TESTED: kotosync report — this kotosyncd has no GET /v1/reports/<name> yet")
                 }
 
                 let csvList = try await node.send(.get, "/v1/clients?format=csv", role: .coordinator)
                 guard csvList.status == 200, csvList.headers["Content-Type"]?.hasPrefix("text/csv") == true else {
-                    note("NOT TESTED: kotosync export — this kotosyncd does not answer ?format=csv yet (HTTP \(csvList.status))")
+                    Issue.record("NOT TESTED: kotosync export — this kotosyncd does not answer ?format=csv yet (HTTP \(csvList.status))")
                     return
                 }
                 let out = "\(directory)/clients.csv"
