@@ -252,7 +252,10 @@ struct API: Sendable {
             }
             kind = found
         }
+        let problems = ListExport.problems(in: request)
+        if !problems.isEmpty { throw HTTPError.invalidQuery(problems) }
         let conflicts = try await read { [kind] in try $0.openConflicts(kind) }
+        if ListExport.wantsCSV(request) { return ListExport.conflictsCSV(conflicts, request) }
         return APIResponse.json(.object([("items", .array(conflicts.map(APIResponse.conflict)))]))
     }
 
