@@ -547,8 +547,10 @@ def test_lists_in_csv(check):
         # A CSV is every record the filters select, never a page.
         check.send("GET", f"/v1/{table}?limit=5&format=csv", status=400)
     check.send("GET", "/v1/services?format=xml", status=400, request_valid=False)
-    answer = check.send("GET", "/v1/conflicts?format=csv", status=200)
+    answer = check.send("GET", "/v1/conflicts?format=csv&lang=en", status=200)
     assert answer.headers["Content-Type"] == "text/csv; charset=utf-8", "GET /v1/conflicts?format=csv answered otherwise"
+    assert answer.headers["Content-Disposition"] == 'attachment; filename="conflicts.csv"'
+    check.send("GET", "/v1/conflicts?format=csv&limit=5", status=400)
 
 
 def test_directory(check):
