@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "KotoCrypto", targets: ["KotoCrypto"]),
         .executable(name: "kotosyncd", targets: ["kotosyncd"]),
         .executable(name: "kotosync-bench", targets: ["kotosync-bench"]),
+        .executable(name: "kotosync", targets: ["kotosync"]),
     ],
     targets: [
         .systemLibrary(
@@ -43,6 +44,9 @@ let package = Package(
         .target(name: "KotoCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
         .target(name: "KotoNode", dependencies: ["KotoCore", "KotoStore", "KotoHTTP", "KotoSeed"], swiftSettings: strict),
         .executableTarget(name: "kotosyncd", dependencies: ["KotoNode"], swiftSettings: strict),
+        // The command-line client: talks to a daemon over HTTP only, so it knows no store or node internals.
+        .target(name: "KotoCLI", dependencies: ["KotoCore", "KotoHTTP"], swiftSettings: strict),
+        .executableTarget(name: "kotosync", dependencies: ["KotoCLI"], swiftSettings: strict),
         .executableTarget(
             name: "kotosync-bench",
             dependencies: ["KotoCore", "KotoStore", "KotoHTTP", "KotoCrypto", "KotoNode", "CSQLite"],
@@ -69,6 +73,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "RegionTests", dependencies: ["KotoHTTP", "KotoCore", "KotoCrypto"], swiftSettings: strict),
+        .testTarget(name: "KotoCLITests", dependencies: ["KotoCLI", "KotoCore", "KotoHTTP", "KotoTestSupport"], swiftSettings: strict),
         .testTarget(name: "KotoCryptoTests", dependencies: ["KotoCrypto", "KotoTestSupport"], swiftSettings: strict),
     ]
 )

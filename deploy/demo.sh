@@ -3,8 +3,9 @@
 # kotosyncd (release), starts jakobstad, nykarleby, kronoby, pedersore and
 # larsmo on 127.0.0.1:7101-7105 from Config/demo/, loads each office's share
 # of the generated demo region, waits until all five replicas converge,
-# prints each node's sync status and a summary of the merged view, and keeps
-# running until Ctrl-C, which stops all five cleanly.
+# prints each node's sync status, a summary of the merged view and the web
+# page's URL with the demo tokens to sign in with, and keeps running until
+# Ctrl-C, which stops all five cleanly.
 #
 #   deploy/demo.sh            fresh demo data each start
 #   deploy/demo.sh --keep     keep .demo/data from the last run
@@ -16,7 +17,7 @@ keep=false
 case "${1:-}" in
     --keep) keep=true ;;
     "") ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "usage: deploy/demo.sh [--keep]" >&2; exit 2 ;;
 esac
 
@@ -45,6 +46,8 @@ done
 # Git does not keep file modes; the daemon refuses key and secrets files
 # that grant anything to group or others.
 chmod 600 Config/demo/keys/*.key Config/demo/secrets/*.json
+# The scrape credential for deploy/prometheus/prometheus.yml (git-ignored).
+(umask 077 && jq -er .scrape "$credentials" > deploy/prometheus/scrape.token)
 $keep || rm -rf .demo/data
 mkdir -p .demo/data .demo/logs
 
@@ -125,9 +128,18 @@ done
 echo "    municipal placements: $(count 7101 placements "&type=municipal_placement")"
 
 echo
+echo "==> the web page: http://127.0.0.1:7101/ (every node serves it: 7101-7105)"
+echo "    sign in by pasting a demo token from $credentials:"
+echo "      coordinator (tables, reports, conflicts, sync):  $(jq -er .coordinator "$credentials")"
+echo "      admin (sync state):                              $(jq -er .admin "$credentials")"
+echo "      Jakobstad's office (records, reports):           $(jq -er '.offices["598"]' "$credentials")"
+echo "      (the other offices' tokens: .offices[\"893\"], [\"288\"], [\"599\"], [\"440\"])"
+echo
 echo "The region runs on http://127.0.0.1:7101-7105 (demo tokens in $credentials), e.g."
 echo "  curl -H '$coordinator' http://127.0.0.1:7103/v1/clients?limit=5"
 echo "  curl -H '$admin' http://127.0.0.1:7101/v1/status"
 echo "  curl -H '$office' 'http://127.0.0.1:7101/v1/clients?ownerMunicipality=598&limit=5'"
+echo "  curl -H 'Authorization: Bearer $(cat deploy/prometheus/scrape.token)' http://127.0.0.1:7101/metrics"
+echo "Prometheus for all five: (cd deploy/prometheus && prometheus --config.file=prometheus.yml)"
 echo "Press Ctrl-C to stop all five."
 wait

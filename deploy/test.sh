@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 source deploy/lib.sh
 
 need_packages pkg-config libsqlite3-dev libcurl4-openssl-dev libssl-dev sqlite3 nginx openssl \
-    python3 python3-venv chromium chromium-driver
+    python3 python3-venv chromium chromium-driver prometheus   # prometheus: promtool
 need_swift
 
 echo "==> building (warnings are errors)"

@@ -59,6 +59,27 @@ public struct Router: Sendable {
     /// reaching the client.
     public var unexpectedErrorReporter: (@Sendable (HTTPRequest, any Error) -> Void)?
 
+    /// What the router saw of one handled request, for metrics: the route's
+    /// pattern rather than the path, so no id ever becomes a label.
+    public struct Observation: Sendable {
+        public let method: HTTPMethod
+        /// The pattern of the route that answered (`/v1/clients/{id}`); nil when none matched (404, 405).
+        public let route: String?
+        public let status: HTTPStatus
+        /// From routing to the finished response (the handler's work, not the socket's).
+        public let duration: Duration
+
+        public init(method: HTTPMethod, route: String?, status: HTTPStatus, duration: Duration) {
+            self.method = method
+            self.route = route
+            self.status = status
+            self.duration = duration
+        }
+    }
+
+    /// Sees every request `handle` answers, once its response is built.
+    public var observer: (@Sendable (Observation) -> Void)?
+
     public init() {}
 
     /// Registers `handler` for `method` on `pattern`. A malformed pattern or a
@@ -92,15 +113,30 @@ public struct Router: Sendable {
     public mutating func patch(_ pattern: String, _ handler: @escaping Handler) { add(.patch, pattern, handler) }
     public mutating func delete(_ pattern: String, _ handler: @escaping Handler) { add(.delete, pattern, handler) }
 
+    /// Every registered method and pattern, in registration order, so a
+    /// test can hold the API's description to what the router really serves.
+    public var registeredRoutes: [(method: HTTPMethod, pattern: String)] {
+        routes.map { ($0.method, $0.pattern) }
+    }
+
     /// Routes `request` and runs its handler, turning every failure into a
     /// response: no route 404, wrong method 405 (with `Allow`), `HTTPError`
     /// its own response, anything else a generic 500. `HEAD` falls back to
     /// the `GET` handler; the server then sends headers only. Usable
     /// in-process, without sockets.
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        guard let observer else { return await dispatch(request).response }
+        let started = ContinuousClock.now
+        let (route, response) = await dispatch(request)
+        observer(Observation(method: request.method, route: route, status: response.status, duration: ContinuousClock.now - started))
+        return response
+    }
+
+    /// The response to `request` and the pattern of the route that gave it, if one matched.
+    private func dispatch(_ request: HTTPRequest) async -> (route: String?, response: HTTPResponse) {
         let candidates = routes.compactMap { route in route.match(request.pathSegments).map { (route, $0) } }
         guard !candidates.isEmpty else {
-            return HTTPError.notFound("no route for \(request.method) \(request.path)").response
+            return (nil, HTTPError.notFound("no route for \(request.method) \(request.path)").response)
         }
         var chosen = Self.mostSpecific(candidates.filter { $0.0.method == request.method })
         if chosen == nil && request.method == .head {
@@ -114,14 +150,14 @@ public struct Router: Sendable {
             if allowed.contains(.get) && !allowed.contains(.head) {
                 allowed.append(.head)
             }
-            return HTTPError.methodNotAllowed(allowed: allowed).response
+            return (nil, HTTPError.methodNotAllowed(allowed: allowed).response)
         }
         var request = request
         request.pathParameters = parameters
         do {
-            return try await route.handler(request)
+            return (route.pattern, try await route.handler(request))
         } catch {
-            return response(for: error, to: request)
+            return (route.pattern, response(for: error, to: request))
         }
     }
 

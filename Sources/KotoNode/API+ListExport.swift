@@ -1,3 +1,4 @@
+import Foundation
 import KotoCore
 import KotoHTTP
 import KotoStore
@@ -30,6 +31,21 @@ enum ListExport {
             [record.id.lowercased] + kind.fields.map { spec in cell(record.fields[spec.name] ?? .null, spec) }
         }
         return CSV.encode(header: header, rows: rows)
+    }
+
+    /// Open conflicts as CSV: one line per competing value, beside the change that wins.
+    static func conflictsCSV(_ conflicts: [OpenConflict], _ request: HTTPRequest) -> HTTPResponse {
+        var ignored: [FieldProblem] = []
+        let language = ReportLanguage.requested(by: request, problems: &ignored)
+        let keys = ["id", "kind", "rowId", "field", "conflictValue", "dot", "winner", "firstSeen"]
+        let rows = conflicts.map { conflict -> [String] in
+            let value = conflict.record.field(named: conflict.field).map { cell(conflict.value, $0) } ?? ""
+            let firstSeen = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(conflict.firstSeenMillis) / 1000))
+            return ["\(conflict.record.table):\(conflict.rowID.lowercased):\(conflict.field)", conflict.record.rawValue,
+                    conflict.rowID.lowercased, conflict.field, value, conflict.dot.description, conflict.winner.description, firstSeen]
+        }
+        return CSV.response(CSV.encode(header: keys.map { ReportLabels.column($0, language) }, rows: rows),
+                            filename: "conflicts.csv", language: language)
     }
 
     /// A field as text: lists comma-separated, dates ISO, flags true/false, free text guarded against formulas.

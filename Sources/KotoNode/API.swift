@@ -30,6 +30,7 @@ struct API: Sendable {
                                               "type": String(describing: type(of: error)), "error": String(describing: error)])
         }
         router.get("/healthz") { _ in APIResponse.json(.object([("status", .string("ok"))])) }
+        registerPageRoutes(&router)
         for kind in RecordKind.allCases {
             let base = "/v1/\(kind.table)"
             router.post(base, endpoint([.office]) { request, _ in try await create(kind, request) })
@@ -45,6 +46,9 @@ struct API: Sendable {
             router.post("\(base)/{id}/erase", endpoint([.office]) { request, _ in try await simple(kind, request, .erase, status: .ok) })
         }
         router.get("/v1/conflicts", endpoint([.office, .coordinator, .admin]) { request, _ in try await conflicts(request) })
+        router.post("/v1/conflicts/{id}/resolve", endpoint([.office, .coordinator]) { try await resolveConflict($0, caller: $1) })
+        ServiceDirectory(registry: manifest.registry) { try await read { try $0.directoryServices(statuses: ServiceDirectory.listed) } }
+            .register(in: &router)
         router.get("/v1/status", endpoint([.admin, .coordinator]) { _, _ in try await status() })
         registerReports(&router)
         let sync = SyncAPI(config: config, replica: replica, scheduler: scheduler, manifest: manifest)
@@ -52,6 +56,7 @@ struct API: Sendable {
         router.post("/v1/sync/push", endpoint([.peer]) { request, caller in try await sync.push(request, caller: caller) })
         router.post("/v1/sync/notify", endpoint([.peer]) { request, caller in try await sync.notify(request, caller: caller) })
         router.get("/v1/sync/state", endpoint([.peer]) { request, caller in try await sync.state(request, caller: caller) })
+        addMetrics(to: &router)
         return router
     }
 
@@ -146,7 +151,7 @@ struct API: Sendable {
         try await show(kind, id: id(request))
     }
 
-    private func show(_ kind: RecordKind, id: UUID) async throws -> HTTPResponse {
+    func show(_ kind: RecordKind, id: UUID) async throws -> HTTPResponse {
         let found = try await read { store -> (StoredRecord, [OpenConflict])? in
             guard let record = try store.record(kind, id: id) else { return nil }
             return (record, try store.openConflicts(kind, rowID: id))
@@ -247,7 +252,10 @@ struct API: Sendable {
             }
             kind = found
         }
+        let problems = ListExport.problems(in: request)
+        if !problems.isEmpty { throw HTTPError.invalidQuery(problems) }
         let conflicts = try await read { [kind] in try $0.openConflicts(kind) }
+        if ListExport.wantsCSV(request) { return ListExport.conflictsCSV(conflicts, request) }
         return APIResponse.json(.object([("items", .array(conflicts.map(APIResponse.conflict)))]))
     }
 
@@ -268,7 +276,7 @@ struct API: Sendable {
         for peer in peers {
             // A fork seen on either side shows, even on a passive link.
             let fork = forks[peer.node]
-            let state = fork != nil && peer.state != .forked ? LinkState.forked : peer.state
+            let state = peer.shownState(fork: fork)
             let detail = fork != nil && peer.state != .forked ? "fork at \(fork!): the peer holds another change under it" : peer.detail
             let lastError: String? = state == .ok ? nil : (detail ?? peer.cursor?.lastError)
             let url: JSONValue = peer.url.map { .string($0) } ?? .null

@@ -45,8 +45,9 @@ enum APIResponse {
     static func conflict(_ conflict: OpenConflict) -> JSONValue {
         let spec = conflict.record.field(named: conflict.field)
         return .object([
+            ("id", .string(ConflictID(conflict).description)),
             ("kind", .string(conflict.record.rawValue)),
-            ("id", .string(conflict.rowID.lowercased)),
+            ("rowId", .string(conflict.rowID.lowercased)),
             ("field", .string(conflict.field)),
             ("value", spec.map { RecordJSON.json(conflict.value, spec: $0) } ?? .null),
             ("dot", dot(conflict.dot)),

@@ -10,8 +10,10 @@ public enum Role: String, Sendable, CaseIterable {
     case office
     /// The regional coordinator: reads everything.
     case coordinator
-    /// Operators: sync status.
+    /// Operators: sync status, metrics.
     case admin
+    /// A metrics scraper (Prometheus): `GET /metrics` only.
+    case scrape
 }
 
 /// The holder of a credential: its role and who it names — a peer's node,
@@ -24,7 +26,7 @@ public struct Caller: Sendable, Equatable, CustomStringConvertible {
     public let node: String?
     /// The municipality code an office credential belongs to (offices only).
     public let municipality: Int?
-    /// The holder's name: required for coordinators and admins, optional for offices, none for peers.
+    /// The holder's name: required for coordinators, admins and scrapers, optional for offices, none for peers.
     public let name: String?
 
     private init(role: Role, node: String? = nil, municipality: Int? = nil, name: String? = nil) {
@@ -38,13 +40,14 @@ public struct Caller: Sendable, Equatable, CustomStringConvertible {
     public static func office(municipality: Int, name: String? = nil) -> Caller { Caller(role: .office, municipality: municipality, name: name) }
     public static func coordinator(name: String) -> Caller { Caller(role: .coordinator, name: name) }
     public static func admin(name: String) -> Caller { Caller(role: .admin, name: name) }
+    public static func scrape(name: String) -> Caller { Caller(role: .scrape, name: name) }
 
     /// Role and node or municipality, never the person's name (logs must not carry personal data).
     public var description: String {
         switch role {
         case .peer: "peer \(node ?? "?")"
         case .office: "office \(municipality.map(String.init) ?? "?")"
-        case .coordinator, .admin: role.rawValue
+        case .coordinator, .admin, .scrape: role.rawValue
         }
     }
 
@@ -117,7 +120,7 @@ public struct UsageError: Error, Sendable, Equatable, CustomStringConvertible {
 public enum Commands {
     /// The holder named by the arguments of `credential new` (after `new`):
     /// `--role peer --node NODE`, `--role office --municipality CODE [--name NAME]`,
-    /// `--role coordinator --name NAME` or `--role admin --name NAME`.
+    /// `--role coordinator --name NAME`, `--role admin --name NAME` or `--role scrape --name NAME`.
     public static func parseCredentialHolder(_ arguments: [String]) throws(UsageError) -> Caller {
         var values: [String: String] = [:]
         var rest = arguments[...]
@@ -129,9 +132,9 @@ public enum Commands {
             guard values[option] == nil else { throw UsageError("\(option) given twice") }
             values[option] = value
         }
-        guard let roleText = values["--role"] else { throw UsageError("credential new needs --role peer|office|coordinator|admin") }
+        guard let roleText = values["--role"] else { throw UsageError("credential new needs --role peer|office|coordinator|admin|scrape") }
         guard let role = Role(rawValue: roleText) else {
-            throw UsageError("--role must be one of: peer, office, coordinator, admin")
+            throw UsageError("--role must be one of: peer, office, coordinator, admin, scrape")
         }
         func refuse(_ options: [String]) throws(UsageError) {
             if let extra = options.first(where: { values[$0] != nil }) {
@@ -157,10 +160,14 @@ public enum Commands {
             guard let text = values["--municipality"] else { throw UsageError("--role office needs --municipality CODE") }
             guard let code = Int(text), (1...999).contains(code) else { throw UsageError("--municipality must be a code from 1 to 999") }
             return .office(municipality: code, name: try name(required: false))
-        case .coordinator, .admin:
+        case .coordinator, .admin, .scrape:
             try refuse(["--node", "--municipality"])
             let holder = try name(required: true)!
-            return role == .admin ? .admin(name: holder) : .coordinator(name: holder)
+            switch role {
+            case .admin: return .admin(name: holder)
+            case .scrape: return .scrape(name: holder)
+            default: return .coordinator(name: holder)
+            }
         }
     }
 

@@ -4,7 +4,7 @@ import KotoHTTP
 import KotoStore
 
 /// The health of one peer link, as the status endpoint shows it.
-public enum LinkState: String, Sendable {
+public enum LinkState: String, Sendable, CaseIterable {
     /// Never tried yet.
     case idle
     case ok
@@ -169,6 +169,8 @@ actor PeerLink {
     func pullUntilCaughtUp() async throws -> String? {
         guard let client else { return nil }
         while !Task.isCancelled {
+            var taken = false  // each pull request counts once, however it ends
+            defer { replica.metrics.exchanged(.pull, with: peer.node, ok: taken) }
             let local = await replica.syncState()
             let cursor = try await replica.peerCursor(peer.node)
             let sent = replica.nowMillis
@@ -205,9 +207,11 @@ actor PeerLink {
                 // The peer's log was recreated or restored: positions restart.
                 Log.info("sync.peer_incarnation_changed", ["peer": peer.node])
                 try await replica.resetPeerCursor(peer.node, incarnation: batch.incarnation)
+                taken = true
                 continue
             }
             if let dot = try await replica.forks(comparedWith: batch.heads).first {
+                replica.metrics.batchRefused(from: peer.node, reason: .fork)
                 throw SyncForked(message: "fork at \(dot): \(peer.node) holds another change under \(dot) than \(config.node) does",
                                  dot: dot)
             }
@@ -225,6 +229,7 @@ actor PeerLink {
                 throw error
             }
             try await replica.recordPeerLogPosition(peer.node, position: peerLogEnd)
+            taken = true
             if result.applied > 0 {
                 Log.info("sync.pulled", ["peer": peer.node, "applied": String(result.applied), "skipped": String(result.skipped),
                                          "fetchMs": Self.milliseconds(fetched - started),
@@ -256,6 +261,8 @@ actor PeerLink {
             let since = remote.cursorIncarnation == local.incarnation ? remote.cursorPosition : 0
             let batch = try await replica.readLog(after: since, notCoveredBy: remote.versionVector, limit: config.batchSize)
             if batch.changes.isEmpty { return }
+            var taken = false
+            defer { replica.metrics.exchanged(.push, with: peer.node, ok: taken) }
             var headers = headers(json: false)
             headers[SyncProtocol.Header.logPosition] = String(local.logPosition)
             let response = try await client.send(.post, "\(url)/v1/sync/push", headers: headers, body: WireFormat.encode(batch))
@@ -267,6 +274,7 @@ actor PeerLink {
                 throw SyncForked(message: "fork at \(dot): \(peer.node) holds another change under \(dot) than \(config.node) does", dot: dot)
             }
             remote = state
+            taken = true
             if batch.nextPosition >= local.logPosition { return }
         }
     }

@@ -13,8 +13,12 @@ public actor Replica {
     /// (restored from an older backup): local writes wait until it catches up.
     private var catchUpTarget: UInt64?
 
-    public init(store: ReplicaStore) {
+    /// The node's counters: batch applies count here, and the sync links and the API reach them through the replica.
+    public nonisolated let metrics: NodeMetrics
+
+    public init(store: ReplicaStore, metrics: NodeMetrics = NodeMetrics()) {
         self.store = store
+        self.metrics = metrics
         nodeID = store.nodeID
         wallClock = store.options.now
     }
@@ -165,6 +169,8 @@ public actor Replica {
         case create(FieldMap, id: UUID)
         case update(FieldMap)
         case delete, restore, erase
+        /// Closes the open conflict on `field` with `value` (see `ReplicaStore.resolveConflict`).
+        case resolve(field: String, value: FieldValue)
     }
 
     /// A local write; refused with `CatchUpRequired` while the node is catching up.
@@ -187,13 +193,23 @@ public actor Replica {
         case .delete: return try store.delete(kind, id: id)
         case .restore: return try store.restore(kind, id: id)
         case .erase: return try store.erase(kind, id: id)
+        case .resolve(let field, let value): return try store.resolveConflict(kind, id: id, field: field, value: value)
         }
     }
 
     // MARK: Sync
 
+    /// Applies a peer's batch whole or not at all, counting either outcome.
     public func apply(_ batch: ChangeBatch, from peer: String) throws -> ApplyResult {
-        try store.apply(batch, from: peer)
+        let started = ContinuousClock.now
+        do {
+            let result = try store.apply(batch, from: peer)
+            if !batch.changes.isEmpty { metrics.batchApplied(from: peer, result, duration: ContinuousClock.now - started) }
+            return result
+        } catch {
+            metrics.batchRefused(from: peer, reason: NodeMetrics.Refusal(error))
+            throw error
+        }
     }
 
     /// What the status and divergence check compare.

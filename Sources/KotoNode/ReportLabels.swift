@@ -76,6 +76,10 @@ enum ReportLabels {
         "kind": text("Tietuelaji", "Posttyp", "Record kind"),
         "id": text("Tunniste", "Id", "Id"),
         "firstSeen": text("Havaittu ensin", "Först sedd", "First seen"),
+        "rowId": text("Tietueen tunniste", "Postens id", "Record id"),
+        "conflictValue": text("Kilpaileva arvo", "Konkurrerande värde", "Competing value"),
+        "dot": text("Muutos", "Ändring", "Change"),
+        "winner": text("Voittava muutos", "Vinnande ändring", "Winning change"),
         "ageDays": text("Ikä (päivää)", "Ålder (dagar)", "Age (days)"),
         // Record fields (services)
         "nameFi": text("Nimi (suomi)", "Namn (finska)", "Name (Finnish)"),

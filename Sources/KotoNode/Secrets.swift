@@ -10,7 +10,8 @@ import KotoCrypto
 ///       "accept": [ { "role": "peer", "node": "nykarleby", "sha256": "<hex>" },
 ///                   { "role": "office", "municipality": 598, "name": "optional", "sha256": "..." },
 ///                   { "role": "coordinator", "name": "Regional coordinator", "sha256": "..." },
-///                   { "role": "admin", "name": "Operator", "sha256": "..." } ] }
+///                   { "role": "admin", "name": "Operator", "sha256": "..." },
+///                   { "role": "scrape", "name": "Prometheus", "sha256": "..." } ] }
 ///
 /// It holds only SHA-256 digests of the credentials it accepts, each bound
 /// to its holder, and one usable token: the node's own peer credential.
@@ -87,14 +88,14 @@ public struct Secrets: Sendable {
 
     /// Keys each role's entry has besides `role` and `sha256`.
     private static let holderKeys: [Role: Set<String>] = [
-        .peer: ["node"], .office: ["municipality", "name"], .coordinator: ["name"], .admin: ["name"],
+        .peer: ["node"], .office: ["municipality", "name"], .coordinator: ["name"], .admin: ["name"], .scrape: ["name"],
     ]
 
     private static func parseEntry(_ item: JSONValue, path: String) throws(ConfigError) -> Accepted {
         var entry = try ObjectReader(item, path: path, allowed: ["role", "node", "municipality", "name", "sha256"])
         let roleText = try entry.string("role", required: true)!
         guard let role = Role(rawValue: roleText) else {
-            throw ConfigError(key: "\(path).role", reason: "must be one of: peer, office, coordinator, admin")
+            throw ConfigError(key: "\(path).role", reason: "must be one of: peer, office, coordinator, admin, scrape")
         }
         let allowed = holderKeys[role] ?? []
         if let extra = (item.objectMembers ?? []).first(where: { !["role", "sha256"].contains($0.0) && !allowed.contains($0.0) }) {
@@ -115,6 +116,8 @@ public struct Secrets: Sendable {
             caller = .coordinator(name: try entry.string("name", required: true)!)
         case .admin:
             caller = .admin(name: try entry.string("name", required: true)!)
+        case .scrape:
+            caller = .scrape(name: try entry.string("name", required: true)!)
         }
         let hex = try entry.string("sha256", required: true)!
         guard let digest = Self.digest(hex: hex) else {

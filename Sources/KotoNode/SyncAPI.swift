@@ -115,6 +115,7 @@ struct SyncAPI: Sendable {
             return
         }
         await replica.noteFork(dot, peer: peer)
+        if what == "push" { replica.metrics.batchRefused(from: peer, reason: .fork) }  // the pushed batch goes unapplied
         let message = "fork at \(dot): \(peer) holds another change under \(dot) than \(config.node) does"
             + (forks.count > 1 ? " (and \(forks.count - 1) more)" : "")
         try? await replica.recordPeerFailure(peer, message: message)
@@ -171,6 +172,7 @@ struct SyncAPI: Sendable {
 
     private func refusePosition(_ peer: String, _ reason: String) async throws -> Never {
         Log.warning("sync.invalid_position", ["peer": peer, "reason": reason])
+        replica.metrics.batchRefused(from: peer, reason: .invalidPosition)
         try? await replica.recordPeerFailure(peer, message: "push refused: \(reason)")
         throw HTTPError.badRequest("push refused: \(reason); nothing was applied", code: "invalid_position")
     }

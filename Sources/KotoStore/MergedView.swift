@@ -127,6 +127,11 @@ public final class MergedView {
     public func openConflictCount() throws -> Int {
         try database.query("SELECT count(*) FROM conflicts") { Int($0.int64(0)) }.first ?? 0
     }
+
+    /// When this node first held the oldest conflict still open (local Unix ms), or nil when none is open.
+    public func oldestOpenConflictFirstSeenMillis() throws -> Int64? {
+        try database.query("SELECT min(first_seen) FROM conflicts") { $0.isNull(0) ? nil : $0.int64(0) }.first ?? nil
+    }
 }
 
 /// A second connection to the replica for the merged-view queries, opened
@@ -152,5 +157,6 @@ extension ReplicaStore {
         try view.openConflicts(kind, rowID: rowID)
     }
     public func openConflictCount() throws -> Int { try view.openConflictCount() }
+    public func oldestOpenConflictFirstSeenMillis() throws -> Int64? { try view.oldestOpenConflictFirstSeenMillis() }
     public func canonicalDump() throws -> String { try view.canonicalDump() }
 }

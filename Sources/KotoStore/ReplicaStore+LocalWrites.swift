@@ -79,8 +79,22 @@ extension ReplicaStore {
         try writeLocally(kind, id: id, operation: .erase)
     }
 
+    /// Closes the open conflict on one field by writing `value` to it (one
+    /// of the frontier's values or a new one). Like every local write, the
+    /// change's row clock is the row's clock here: it covers every write to
+    /// the row this replica holds, so the whole frontier of the field, and
+    /// the merge drops those entries on every replica the change reaches.
+    /// Refused (`ConflictNotOpen`) when no conflict is open on the field
+    /// here. Works on a deleted record too (its conflicts stay visible);
+    /// `deleted` itself is resolved by writing true or false.
+    @discardableResult
+    public func resolveConflict(_ kind: RecordKind, id: UUID, field: String, value: FieldValue) throws -> Change {
+        try writeLocally(kind, id: id, operation: .resolve(field: field, value: value))
+    }
+
     enum LocalOperation {
         case create(FieldMap), update(FieldMap), delete, restore, erase
+        case resolve(field: String, value: FieldValue)
     }
 
     /// A create's full field map: every field of the kind, `deleted` false.
@@ -130,6 +144,14 @@ extension ReplicaStore {
                 guard !row.state.erased else { throw ReplicaStoreError.erased(kind, id) }
                 written = [:]
                 changeKind = .erase
+            case .resolve(let field, let value):
+                guard row.exists, !row.state.erased, !row.state.awaitingErase, kind.field(named: field) != nil,
+                      row.state.conflicts[field]?.isEmpty == false else {
+                    throw ConflictNotOpen(kind: kind, id: id, field: field)
+                }
+                try checkResolution(field, value, row: row.state, kind: kind)
+                written = [field: value]
+                if field == deletedFieldName, value == .bool(true) { changeKind = .delete }
             }
             next.seq += 1
             let dot = Dot(origin: nodeID, seq: next.seq)
@@ -193,6 +215,28 @@ extension ReplicaStore {
             return []
         } catch ReplicaStoreError.invalid(let problems) {
             return problems
+        }
+    }
+
+    /// Validation of a resolution: `deleted` takes true or false; any other
+    /// field the problems the write would bring to the record (a problem of
+    /// the field itself always counts; one the merged record already had
+    /// elsewhere does not block closing the conflict).
+    private func checkResolution(_ field: String, _ value: FieldValue, row: RowState, kind: RecordKind) throws {
+        if field == deletedFieldName {
+            guard value.bool != nil else {
+                throw ReplicaStoreError.invalid([FieldProblem(field: field, reason: "must be true or false")])
+            }
+            return
+        }
+        var full = row.fields
+        full[field] = value
+        do {
+            try checkWritable([field: value], full: full, kind: kind)
+        } catch ReplicaStoreError.invalid(let problems) {
+            let before = Set(validator.problems(in: row.fields, kind: kind))
+            let brought = problems.filter { $0.field == field || !before.contains($0) }
+            if !brought.isEmpty { throw ReplicaStoreError.invalid(brought) }
         }
     }
 

@@ -50,6 +50,13 @@ extension ReplicaStoreError: HTTPResponseError {
     }
 }
 
+/// A resolution of a conflict that is not (or no longer) open: 404, as for an unknown id.
+extension ConflictNotOpen: HTTPResponseError {
+    public var status: HTTPStatus { .notFound }
+    public var code: String { "not_found" }
+    public var message: String { description }
+}
+
 extension FieldProblem {
     /// The same problem as an error response names it.
     public var httpProblem: HTTPProblem { HTTPProblem(field: field, reason: reason) }

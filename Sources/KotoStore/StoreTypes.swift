@@ -92,6 +92,17 @@ public struct OpenConflict: Sendable, Hashable {
     public let firstSeenMillis: Int64
 }
 
+/// A resolution named a field with no open conflict in this replica (never
+/// had one, already resolved, or the row is gone). Names the record by kind,
+/// id and field only.
+public struct ConflictNotOpen: Error, Sendable, Equatable, CustomStringConvertible {
+    public let kind: RecordKind
+    public let id: UUID
+    public let field: String
+
+    public var description: String { "no open conflict on \(kind.table):\(id.lowercased):\(field)" }
+}
+
 /// What this node knows of one peer's log and of syncing with it.
 public struct PeerCursor: Sendable, Equatable {
     public let peer: String

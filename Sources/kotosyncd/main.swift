@@ -13,6 +13,7 @@ usage: kotosyncd --config PATH [--restored]
        kotosyncd credential new --role office --municipality CODE [--name NAME]
        kotosyncd credential new --role coordinator --name NAME
        kotosyncd credential new --role admin --name NAME
+       kotosyncd credential new --role scrape --name NAME
        kotosyncd repair-fork --config PATH
 
 Runs one office's kotosync node: the local SQLite replica, sync with the
@@ -45,6 +46,8 @@ commands:
       [--name NAME]                      (optionally the person)
     --role coordinator --name NAME       the regional coordinator
     --role admin --name NAME             an operator
+    --role scrape --name NAME            a metrics scraper (Prometheus): it
+                                         opens GET /metrics only
   repair-fork --config PATH
                   with kotosyncd stopped: mends a node whose own change history
                   forked (restored from an old backup, it reused seqs its peers

@@ -137,4 +137,31 @@ private func get(_ router: Router, _ target: String, method: HTTPMethod = .get) 
         #expect(response.body == [3, 2, 1])
         #expect(response.headers["x-got"] == "v")
     }
+
+    /// The observer sees every answered request once: the route's pattern
+    /// (never the path), nil when no route matched, and the final status.
+    @Test func observerSeesPatternStatusAndDuration() async throws {
+        let seen = Mutex<[Router.Observation]>([])
+        var router = Router()
+        router.get("/v1/{kind}/{id}") { _ in .text("one") }
+        router.post("/v1/{kind}") { _ in throw HTTPError.badRequest("no") }
+        router.get("/slow") { _ in
+            try await Task.sleep(for: .milliseconds(30))
+            return .text("slow")
+        }
+        router.get("/boom") { _ in throw Boom() }
+        router.observer = { observation in seen.withLock { $0.append(observation) } }
+        _ = try await get(router, "/v1/clients/3f1c")
+        _ = try await get(router, "/v1/clients", method: .post)
+        _ = try await get(router, "/v1/clients/3f1c", method: .head)
+        _ = try await get(router, "/v1/clients/3f1c", method: .delete)
+        _ = try await get(router, "/nowhere/7")
+        _ = try await get(router, "/boom")
+        _ = try await get(router, "/slow")
+        let observations = seen.withLock { $0 }
+        #expect(observations.map(\.method) == [.get, .post, .head, .delete, .get, .get, .get])
+        #expect(observations.map(\.route) == ["/v1/{kind}/{id}", "/v1/{kind}", "/v1/{kind}/{id}", nil, nil, "/boom", "/slow"])
+        #expect(observations.map(\.status.code) == [200, 400, 200, 405, 404, 500, 200])
+        #expect(observations.last!.duration >= .milliseconds(30))
+    }
 }

@@ -151,6 +151,7 @@ import Testing
         (["--role", "office", "--municipality", "440", "--name", "Anna Test"], .office(municipality: 440, name: "Anna Test")),
         (["--role", "coordinator", "--name", "Regional coordinator"], .coordinator(name: "Regional coordinator")),
         (["--role", "admin", "--name", "Operator"], .admin(name: "Operator")),
+        (["--role", "scrape", "--name", "Prometheus"], .scrape(name: "Prometheus")),
     ])
     func credentialArgumentsNameTheHolder(arguments: [String], holder: Caller) throws {
         #expect(try Commands.parseCredentialHolder(arguments) == holder)
@@ -168,6 +169,8 @@ import Testing
         (["--role", "office", "--municipality", "Jakobstad"], "1 to 999"),
         (["--role", "office", "--municipality", "598", "--node", "jakobstad"], "--node does not apply"),
         (["--role", "coordinator"], "--name"),
+        (["--role", "scrape"], "--role scrape needs --name"),
+        (["--role", "scrape", "--name", "P", "--node", "jakobstad"], "--node does not apply to --role scrape"),
         (["--role", "admin", "--name", " "], "--name must not be empty"),
         (["--role", "admin", "--name", "A", "--name", "B"], "given twice"),
         (["--role", "admin", "--name", "A", "--verbose"], "unknown argument --verbose"),
@@ -321,6 +324,7 @@ import Testing
         }
         #expect(secrets.caller(forAuthorization: "Bearer \(try #require(credentials["coordinator"]?.stringValue))")?.role == .coordinator)
         #expect(secrets.caller(forAuthorization: "Bearer \(try #require(credentials["admin"]?.stringValue))")?.role == .admin)
+        #expect(secrets.caller(forAuthorization: "Bearer \(try #require(credentials["scrape"]?.stringValue))")?.role == .scrape)
     }
 
     @Test func demoPeerCredentialsAreDistinct() throws {

@@ -20,7 +20,8 @@ import Testing
             { "role": "office", "municipality": 598, "sha256": "\(sha(Token.office))" },
             { "role": "office", "municipality": 440, "name": "Test Person", "sha256": "\(sha(Token.larsmoOffice))" },
             { "role": "coordinator", "name": "Test coordinator", "sha256": "\(sha(Token.coordinator))" },
-            { "role": "admin", "name": "Test operator", "sha256": "\(sha(Token.admin))" }
+            { "role": "admin", "name": "Test operator", "sha256": "\(sha(Token.admin))" },
+            { "role": "scrape", "name": "Test Prometheus", "sha256": "\(sha(Token.scrape))" }
           ]
         }
         """
@@ -55,7 +56,7 @@ import Testing
         #expect(secrets.peerCredential == Token.peer("jakobstad"))
         #expect(secrets.accepted.map(\.caller) == [
             .peer("nykarleby"), .peer("larsmo"), .office(municipality: 598), .office(municipality: 440, name: "Test Person"),
-            .coordinator(name: "Test coordinator"), .admin(name: "Test operator"),
+            .coordinator(name: "Test coordinator"), .admin(name: "Test operator"), .scrape(name: "Test Prometheus"),
         ])
         #expect(secrets.accepted.allSatisfy { $0.digest.count == 32 })
         #expect(secrets.caller(forAuthorization: "Bearer \(Token.peer("nykarleby"))") == .peer("nykarleby"))
@@ -188,6 +189,9 @@ import Testing
          "secrets.accept[0].node"),
         (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"coordinator","sha256":"00"}]}"#, "secrets.accept[0].name"),
         (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"admin","name":"","sha256":"00"}]}"#, "secrets.accept[0].name"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"scrape","sha256":"00"}]}"#, "secrets.accept[0].name"),
+        (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"scrape","name":"P","node":"larsmo","sha256":"00"}]}"#,
+         "secrets.accept[0].node"),
         (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"admin","name":"Operator"}]}"#, "secrets.accept[0].sha256"),
         (#"{"peerCredential":"test-peer-token-000001","accept":[{"role":"admin","name":"Operator","sha256":1}]}"#,
          "secrets.accept[0].sha256"),
@@ -238,6 +242,7 @@ import Testing
         (Token.peer("larsmo"), Caller.peer("larsmo")), (Token.peer("kronoby"), .peer("kronoby")),
         (Token.office, .office(municipality: 598)), (Token.larsmoOffice, .office(municipality: 440, name: "Test Person")),
         (Token.coordinator, .coordinator(name: "Test coordinator")), (Token.admin, .admin(name: "Test operator")),
+        (Token.scrape, .scrape(name: "Test Prometheus")),
     ])
     func bearerTokenGivesItsHolder(token: String, holder: Caller) {
         #expect(testSecrets().caller(forAuthorization: "Bearer \(token)") == holder)
@@ -268,6 +273,7 @@ import Testing
     @Test func callerDescriptionNamesNoPerson() {
         #expect(Caller.office(municipality: 440, name: "Test Person").description == "office 440")
         #expect(Caller.admin(name: "Test operator").description == "admin")
+        #expect(Caller.scrape(name: "Test Prometheus").description == "scrape")
         #expect(Caller.peer("larsmo").description == "peer larsmo")
     }
 }
@@ -302,12 +308,18 @@ import Testing
             Endpoint(method: .patch, target: "/v1/clients/{id}", roles: [.office], success: .ok, json: #"{"status":"assessed"}"#),
             Endpoint(method: .get, target: "/v1/conflicts", roles: [.office, .coordinator, .admin], success: .ok),
             Endpoint(method: .get, target: "/v1/status", roles: [.coordinator, .admin], success: .ok),
+            Endpoint(method: .get, target: "/metrics", roles: [.admin, .scrape], success: .ok),
             Endpoint(method: .post, target: "/v1/sync/pull", roles: [.peer], success: .ok, json: node.pullBody()),
             Endpoint(method: .post, target: "/v1/sync/push", roles: [.peer], success: .ok, body: emptyBatch,
                      headers: node.pushHeaders(peer: "larsmo")),
             Endpoint(method: .post, target: "/v1/sync/notify", roles: [.peer], success: .accepted, json: #"{"node":"larsmo"}"#),
             Endpoint(method: .get, target: "/v1/sync/state?node=larsmo", roles: [.peer], success: .ok),
             Endpoint(method: .get, target: "/healthz", roles: nil, success: .ok),
+            Endpoint(method: .get, target: "/v1/directory", roles: nil, success: .ok),
+            Endpoint(method: .get, target: "/directory", roles: nil, success: .ok),
+            // Allowed callers reach the handler: no conflict is open on that field, 404.
+            Endpoint(method: .post, target: "/v1/conflicts/clients:{id}:status/resolve", roles: [.office, .coordinator],
+                     success: .notFound, json: #"{"value":"closed"}"#),
             Endpoint(method: .delete, target: "/v1/clients/{id}", roles: [.office], success: .noContent),
         ]
     }

@@ -79,6 +79,8 @@ enum Token {
     static let larsmoOffice = "test-office-token-larsmo-01"
     static let coordinator = "test-coordinator-token-0001"
     static let admin = "test-admin-token-0000000001"
+    /// The metrics scraper's (Prometheus).
+    static let scrape = "test-scrape-token-000000001"
     /// Well-formed but known to no role.
     static let unknown = "test-unknown-token-00000001"
 }
@@ -92,6 +94,7 @@ func testSecrets(for node: String = "jakobstad") -> Secrets {
         Secrets.Accepted(caller: .office(municipality: 440, name: "Test Person"), token: Token.larsmoOffice),
         Secrets.Accepted(caller: .coordinator(name: "Test coordinator"), token: Token.coordinator),
         Secrets.Accepted(caller: .admin(name: "Test operator"), token: Token.admin),
+        Secrets.Accepted(caller: .scrape(name: "Test Prometheus"), token: Token.scrape),
     ]
     return Secrets(peerCredential: Token.peer(node), accepted: accepted)
 }
@@ -100,9 +103,9 @@ func testSecrets(for node: String = "jakobstad") -> Secrets {
 /// header) or someone with an unknown token. `.peer` is larsmo, the test
 /// node's default peer; `.peerOf(node)` another node's peer credential.
 enum TestCaller: Sendable, Equatable, CustomStringConvertible {
-    case peer, peerOf(String), office, coordinator, admin, none, wrongToken
+    case peer, peerOf(String), office, coordinator, admin, scrape, none, wrongToken
 
-    static let allCases: [TestCaller] = [.peer, .office, .coordinator, .admin, .none, .wrongToken]
+    static let allCases: [TestCaller] = [.peer, .office, .coordinator, .admin, .scrape, .none, .wrongToken]
 
     var role: Role? {
         switch self {
@@ -110,6 +113,7 @@ enum TestCaller: Sendable, Equatable, CustomStringConvertible {
         case .office: .office
         case .coordinator: .coordinator
         case .admin: .admin
+        case .scrape: .scrape
         case .none, .wrongToken: nil
         }
     }
@@ -121,6 +125,7 @@ enum TestCaller: Sendable, Equatable, CustomStringConvertible {
         case .office: Token.office
         case .coordinator: Token.coordinator
         case .admin: Token.admin
+        case .scrape: Token.scrape
         case .none: nil
         case .wrongToken: Token.unknown
         }
@@ -135,6 +140,7 @@ enum TestCaller: Sendable, Equatable, CustomStringConvertible {
         case .office: "office"
         case .coordinator: "coordinator"
         case .admin: "admin"
+        case .scrape: "scrape"
         case .none: "none"
         case .wrongToken: "wrongToken"
         }

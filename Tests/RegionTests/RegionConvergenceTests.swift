@@ -113,7 +113,7 @@ extension Region {
                 var seen: [JSONValue] = []
                 for office in offices {
                     let node = region[office]
-                    let conflicts = try await node.conflicts().filter { $0["id"]?.stringValue == target }
+                    let conflicts = try await node.conflicts().filter { $0["rowId"]?.stringValue == target }
                     try #require(conflicts.count == 1, "\(office) lists \(conflicts.count) conflicts for the client, expected 1")
                     let conflict = conflicts[0]
                     #expect(conflict["kind"]?.stringValue == "client")
@@ -193,11 +193,11 @@ extension Region {
                 let losers = Set(stamps.filter { $0 != winner }.map(\.dot))
                 for node in region.all {
                     let conflicts = try await node.conflicts()
-                    let onContested = conflicts.filter { $0["id"]?.stringValue == contested }
+                    let onContested = conflicts.filter { $0["rowId"]?.stringValue == contested }
                     #expect(onContested.count == 2, "\(node.name): a three-way race leaves two open conflicts")
                     #expect(Set(onContested.compactMap { $0["dot"] }) == losers, "\(node.name): the losing writes")
                     #expect(onContested.allSatisfy { $0["winner"] == winner.dot && $0["field"]?.stringValue == "status" })
-                    #expect(conflicts.allSatisfy { $0["id"]?.stringValue == contested }, "\(node.name): no other conflicts")
+                    #expect(conflicts.allSatisfy { $0["rowId"]?.stringValue == contested }, "\(node.name): no other conflicts")
 
                     let racy = try #require(try await node.list(.service).first { $0["id"]?.stringValue == service })
                     #expect(racy["deleted"]?.boolValue == true, "\(node.name): the delete holds")

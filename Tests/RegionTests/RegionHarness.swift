@@ -42,12 +42,19 @@ enum RegionPaths {
     static var demoConfigDirectory: URL { packageRoot.appendingPathComponent("Config/demo") }
 
     /// The daemon to run: `KOTOSYNCD` from the environment when set, else the
-    /// one built with this test bundle, next to the test executable
-    /// (`swift build --build-tests` builds both into the same directory),
-    /// else `.build/debug/kotosyncd`.
-    static func daemonBinary() throws -> String {
+    /// one built with this test bundle (see `builtBinary`).
+    static func daemonBinary() throws -> String { try builtBinary("kotosyncd", override: "KOTOSYNCD") }
+
+    /// The command-line client, found like the daemon (`KOTOSYNC_CLI` overrides).
+    static func cliBinary() throws -> String { try builtBinary("kotosync", override: "KOTOSYNC_CLI") }
+
+    /// An executable of this package: `override` from the environment when
+    /// set, else the one built with this test bundle, next to the test
+    /// executable (`swift build --build-tests` builds both into the same
+    /// directory), else `.build/debug/<name>`.
+    static func builtBinary(_ name: String, override: String) throws -> String {
         var candidates: [String] = []
-        if let explicit = ProcessInfo.processInfo.environment["KOTOSYNCD"] { candidates.append(explicit) }
+        if let explicit = ProcessInfo.processInfo.environment[override] { candidates.append(explicit) }
         var directories: [URL] = []
         if let executable = Bundle.main.executableURL { directories.append(executable.resolvingSymlinksInPath().deletingLastPathComponent()) }
         directories.append(URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent())
@@ -59,16 +66,16 @@ enum RegionPaths {
         for directory in directories {
             var url = directory
             for _ in 0..<4 {
-                candidates.append(url.appendingPathComponent("kotosyncd").path)
+                candidates.append(url.appendingPathComponent(name).path)
                 url = url.deletingLastPathComponent()
             }
         }
-        candidates.append(packageRoot.appendingPathComponent(".build/debug/kotosyncd").path)
+        candidates.append(packageRoot.appendingPathComponent(".build/debug/\(name)").path)
         if let found = firstExecutable(candidates) { return found }
         throw RegionError("""
-            kotosyncd binary not found (looked next to the test bundle and in .build/debug: \
+            \(name) binary not found (looked next to the test bundle and in .build/debug: \
             \(candidates.joined(separator: ", "))). Build it with the tests: \
-            `swift build --build-tests` (or set KOTOSYNCD=/path/to/kotosyncd).
+            `swift build --build-tests` (or set \(override)=/path/to/\(name)).
             """)
     }
 
