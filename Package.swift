@@ -49,7 +49,7 @@ let package = Package(
         .executableTarget(name: "kotosync", dependencies: ["KotoCLI"], swiftSettings: strict),
         .executableTarget(
             name: "kotosync-bench",
-            dependencies: ["KotoCore", "KotoStore", "KotoHTTP", "KotoCrypto", "CSQLite"],
+            dependencies: ["KotoCore", "KotoStore", "KotoHTTP", "KotoCrypto", "KotoNode", "CSQLite"],
             swiftSettings: strict
         ),
         // Helpers shared by the test targets: seeded generator, temporary directories, clock, fictional records, test keys.

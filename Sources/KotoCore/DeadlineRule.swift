@@ -52,9 +52,12 @@ public struct DeadlineRule: Sendable, Hashable {
     /// The due date while the rule applies to `facts` and is not met; nil
     /// when the client lacks the anchor date or the rule is met.
     public func pendingDueDate(_ facts: DeadlineFacts) -> LocalDate? {
-        guard let anchor = facts.dates[from.rawValue], let due = dueDate(from: anchor) else { return nil }
-        let evidence = metBy == .referralDate ? facts.referrals[id] : facts.dates[metBy.rawValue]
-        if let evidence, evidence >= anchor, !within || evidence <= due { return nil }
+        guard let anchor = facts[from] else { return nil }
+        let evidence = metBy == .referralDate ? facts.referralDates.first { $0 >= anchor } : facts[metBy]
+        // Met, late or not: no due date to compute (most clients, most rules).
+        if let evidence, evidence >= anchor, !within { return nil }
+        guard let due = dueDate(from: anchor) else { return nil }
+        if let evidence, evidence >= anchor, evidence <= due { return nil }
         return due
     }
 
@@ -71,15 +74,55 @@ public struct DeadlineRule: Sendable, Hashable {
 
 /// The dates of one client that the rules read.
 public struct DeadlineFacts: Sendable, Hashable {
-    /// Client dates by field name (`firstPermitDate`, `planStart`, …).
-    public var dates: [String: LocalDate]
-    /// For each rule met by `referralDate` (by rule id): the earliest referral
-    /// of the client's live service enrolments on or after the rule's anchor.
-    public var referrals: [String: LocalDate]
+    public var firstPermitDate: LocalDate?
+    public var arrivalDate: LocalDate?
+    public var assessmentDate: LocalDate?
+    public var planStart: LocalDate?
+    public var planEnd: LocalDate?
+    /// The referral dates of the client's live service enrolments, ascending:
+    /// a rule met by `referralDate` takes the earliest on or after its anchor.
+    public var referralDates: [LocalDate]
 
-    public init(dates: [String: LocalDate] = [:], referrals: [String: LocalDate] = [:]) {
-        self.dates = dates
-        self.referrals = referrals
+    public init(firstPermitDate: LocalDate? = nil, arrivalDate: LocalDate? = nil, assessmentDate: LocalDate? = nil,
+                planStart: LocalDate? = nil, planEnd: LocalDate? = nil, referralDates: [LocalDate] = []) {
+        self.firstPermitDate = firstPermitDate
+        self.arrivalDate = arrivalDate
+        self.assessmentDate = assessmentDate
+        self.planStart = planStart
+        self.planEnd = planEnd
+        self.referralDates = referralDates
+    }
+
+    /// The client date a rule runs from.
+    public subscript(anchor: DeadlineRule.Anchor) -> LocalDate? {
+        get {
+            switch anchor {
+            case .firstPermitDate: firstPermitDate
+            case .arrivalDate: arrivalDate
+            case .assessmentDate: assessmentDate
+            case .planStart: planStart
+            case .planEnd: planEnd
+            }
+        }
+        set {
+            switch anchor {
+            case .firstPermitDate: firstPermitDate = newValue
+            case .arrivalDate: arrivalDate = newValue
+            case .assessmentDate: assessmentDate = newValue
+            case .planStart: planStart = newValue
+            case .planEnd: planEnd = newValue
+            }
+        }
+    }
+
+    /// The client date that meets a rule (nil for `referralDate`: see `referralDates`).
+    public subscript(evidence: DeadlineRule.Evidence) -> LocalDate? {
+        switch evidence {
+        case .assessmentDate: assessmentDate
+        case .planStart: planStart
+        case .planEnd: planEnd
+        case .referralDate: nil
+        }
     }
 }
 

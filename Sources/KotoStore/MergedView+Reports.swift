@@ -1,5 +1,6 @@
 public import Foundation
 public import KotoCore
+import Glibc
 
 /// Whose data a report covers: the whole region, or what one municipality's
 /// office may see — its clients (by owner), the services serving it, and the
@@ -59,9 +60,10 @@ public struct ServiceLoad: Sendable, Hashable {
     public let waiting: Int
 }
 
-/// A live client some deadline rule may still be pending for, with the dates the rules read.
+/// A live client some deadline rule is pending for, with the dates the rules read.
 public struct DeadlineCandidate: Sendable, Hashable {
-    public let clientID: UUID
+    /// The client's id as stored: a lowercase UUID.
+    public let clientID: String
     public let clientNumber: String
     public let municipality: Int
     public let facts: DeadlineFacts
@@ -78,7 +80,8 @@ public struct DanglingReference: Sendable, Hashable {
         case missing
     }
 
-    public let placementID: UUID
+    /// The placement's id as stored: a lowercase UUID.
+    public let placementID: String
     /// `clientId` or `serviceId`.
     public let field: String
     public let missingID: String
@@ -113,20 +116,30 @@ enum ReportSQL {
     /// `services.municipalities` (comma-separated codes) contains the bound `,<code>,`.
     static func serves(_ alias: String) -> String { "instr(',' || \(alias).municipalities || ',', ?) > 0" }
 
-    /// Row ids of the placements an office of the bound municipality sees
-    /// (three bindings: code, `,code,`, code): of its clients, into services
-    /// serving it, municipal placements into it. Each branch walks an index
-    /// from the small side, so only the office's placements are touched.
-    static let placementsOfMunicipality = """
-        SELECT p.rowid FROM clients c JOIN placements p ON p.client_id = c.id
-            WHERE c.owner_municipality = ? AND \(live("p"))
-        UNION SELECT p.rowid FROM services s JOIN placements p ON p.service_id = s.id
-            WHERE \(serves("s")) AND \(live("p"))
-        UNION SELECT rowid FROM placements
-            WHERE type = 'municipal_placement' AND municipality = ? AND \(live())
+    /// Byte order of `a` against `b` (SQLite's binary text order): negative, zero or positive.
+    static func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+        let common = min(a.count, b.count)
+        if common > 0, let x = a.baseAddress, let y = b.baseAddress {
+            let order = memcmp(x, y, common)
+            if order != 0 { return Int(order) }
+        }
+        return a.count - b.count
+    }
+
+    /// The liveness columns, appended to each report index so that SQLite
+    /// (3.40 still evaluates a partial index's terms) needs no table lookup.
+    static let liveColumns = "deleted, erased, awaiting_erase"
+
+    /// Placement `p` is one an office of the bound municipality sees (three
+    /// bindings: code, `,code,`, code): of its clients, into a service serving
+    /// it, or a municipal placement into it. Checked row by row: for the few
+    /// rows of the integrity report and the conflicts, not for counting.
+    static let placementInScope = """
+        (EXISTS (SELECT 1 FROM clients c WHERE c.id = p.client_id AND c.owner_municipality = ?)
+         OR EXISTS (SELECT 1 FROM services s WHERE s.id = p.service_id AND \(serves("s")))
+         OR (p.type = 'municipal_placement' AND p.municipality = ?))
         """
 
-    static func placementBindings(_ code: Int) -> [SQLiteValue] { [.integer(Int64(code)), .text(",\(code),"), .integer(Int64(code))] }
 }
 
 /// Aggregate queries for the reports on the merged view. Every count leaves
@@ -153,18 +166,69 @@ extension MergedView {
         }
     }
 
-    /// Live placements in scope by type and status.
+    /// Live placements in scope by type and status. An office's count is
+    /// three disjoint parts, each walking an index from the small side: its
+    /// live clients' placements that are neither of the other two (told apart
+    /// here, against the few services serving it: cheaper than a lookup per
+    /// placement in SQL), enrolments into services serving it, municipal
+    /// placements into it.
     public func placementGroupCounts(_ scope: ReportScope) throws -> [PlacementGroupCount] {
-        var sql = "SELECT type, status, count(*) FROM placements WHERE \(ReportSQL.live())"
-        var values: [SQLiteValue] = []
-        if let code = scope.municipality {
-            sql += " AND rowid IN (\(ReportSQL.placementsOfMunicipality))"
-            values = ReportSQL.placementBindings(code)
+        guard let code = scope.municipality else {
+            return try database.query("""
+                SELECT type, status, count(*) FROM placements WHERE \(ReportSQL.live()) GROUP BY type, status ORDER BY type, status
+                """) { row in PlacementGroupCount(type: row.string(0) ?? "", status: row.string(1) ?? "", count: Int(row.int64(2))) }
         }
-        sql += " GROUP BY type, status ORDER BY type, status"
-        return try database.query(sql, values) { row in
-            PlacementGroupCount(type: row.string(0) ?? "", status: row.string(1) ?? "", count: Int(row.int64(2)))
+        let pattern = SQLiteValue.text(",\(code),"), number = SQLiteValue.integer(Int64(code))
+        var counts: [PlacementKey: Int] = [:]
+        // The services serving it, sorted by their ids' bytes: membership by binary search on SQLite's
+        // bytes, with no `String` made for the 100k placements of a large office.
+        let serving = try database.query("SELECT id FROM services s WHERE \(ReportSQL.serves("s")) ORDER BY id", [pattern]) {
+            Array($0.textBytes(0))
         }
+        func isServing(_ id: UnsafeRawBufferPointer) -> Bool {
+            var low = 0, high = serving.count
+            while low < high {
+                let middle = (low + high) / 2
+                let order = serving[middle].withUnsafeBytes { ReportSQL.compare($0, id) }
+                if order == 0 { return true }
+                if order < 0 { low = middle + 1 } else { high = middle }
+            }
+            return false
+        }
+        let own = try database.statement("""
+            SELECT p.type = 'service_enrolment', p.type = 'municipal_placement' AND p.municipality = ?, p.service_id, p.status, p.type
+            FROM clients c JOIN placements p ON p.client_id = c.id
+            WHERE c.owner_municipality = ? AND \(ReportSQL.live("c")) AND \(ReportSQL.live("p"))
+            """)
+        defer { own.reset() }
+        try own.bind([number, number])
+        while try own.step() {
+            if own.int64(0) != 0, isServing(own.textBytes(2)) { continue }
+            if own.int64(1) != 0 { continue }
+            // The type as a name only when it is neither of the two (a `String` of it would cost a heap allocation a row).
+            let type = own.int64(0) != 0 ? PlacementType.serviceEnrolment.rawValue
+                : (own.textBytes(4).elementsEqual(PlacementType.municipalPlacement.rawValue.utf8)
+                    ? PlacementType.municipalPlacement.rawValue : own.string(4) ?? "")
+            counts[PlacementKey(type: type, status: own.string(3) ?? ""), default: 0] += 1
+        }
+        // CROSS JOIN keeps the services as the outer loop: SQLite would otherwise walk every enrolment.
+        let rest = try database.query("""
+            SELECT p.type, p.status, count(*) FROM services s CROSS JOIN placements p ON p.service_id = s.id
+            WHERE \(ReportSQL.serves("s")) AND p.type = 'service_enrolment' AND \(ReportSQL.live("p"))
+            GROUP BY s.id, p.type, p.status  -- in index order: no sort of every enrolment
+            UNION ALL
+            SELECT type, status, count(*) FROM placements
+            WHERE type = 'municipal_placement' AND municipality = ? AND \(ReportSQL.live())
+            GROUP BY type, status
+            """, [pattern, number]) { (PlacementKey(type: $0.string(0) ?? "", status: $0.string(1) ?? ""), Int($0.int64(2))) }
+        for (key, count) in rest { counts[key, default: 0] += count }
+        return counts.map { PlacementGroupCount(type: $0.key.type, status: $0.key.status, count: $0.value) }
+            .sorted { ($0.type, $0.status) < ($1.type, $1.status) }
+    }
+
+    private struct PlacementKey: Hashable {
+        let type: String
+        let status: String
     }
 
     /// Live services in scope by category.
@@ -237,110 +301,98 @@ extension MergedView {
     }
 
     /// Live clients in scope (statuses `moved_away` and `closed` excepted:
-    /// their process is over) for whom some rule may be pending, with every
-    /// date the rules read. The SQL keeps every client a rule could be
-    /// pending for (it may keep a few more); `DeadlineRule` decides exactly.
+    /// their process is over) for whom some rule is pending, with every date
+    /// the rules read. One pass over the clients in id order (an index holds
+    /// every column read), merged with one pass over the live referrals in
+    /// client order; the rules are decided here by `DeadlineRule` on dates read
+    /// straight from SQLite's bytes, so a client no rule is pending for costs
+    /// no `String` and no lookup.
     public func deadlineCandidates(_ rules: [DeadlineRule], _ scope: ReportScope) throws -> [DeadlineCandidate] {
         guard !rules.isEmpty else { return [] }
-        func column(_ field: String) -> String { "c." + (RecordKind.client.field(named: field)?.column ?? field) }
-        let dateFields = DeadlineRule.Anchor.allCases.map(\.rawValue)
-        var select = ["c.id", "c.client_number", "c.owner_municipality"] + dateFields.map(column)
-        var pending: [String] = []
+        let anchors = DeadlineRule.Anchor.allCases
+        let columns = anchors.map { "c." + (RecordKind.client.field(named: $0.rawValue)?.column ?? $0.rawValue) }
         let referralRules = rules.filter { $0.metBy == .referralDate }
-        for (index, rule) in referralRules.enumerated() {
-            // The earliest referral on or after the rule's anchor (SQLite lets the WHERE name it by its alias).
-            select.append("""
-                (SELECT min(p.referral_date) FROM placements p WHERE p.client_id = c.id AND p.type = 'service_enrolment'
-                 AND \(ReportSQL.live("p")) AND p.referral_date >= \(column(rule.from.rawValue))) AS referral_\(index)
-                """)
-        }
-        for rule in rules {
-            let anchor = column(rule.from.rawValue)
-            switch rule.metBy {
-            case .referralDate:
-                let index = referralRules.firstIndex(of: rule)!
-                pending.append("(\(anchor) IS NOT NULL AND referral_\(index) IS NULL)")
-            default:
-                let evidence = column(rule.metBy.rawValue)
-                var met = "\(evidence) IS NOT NULL AND \(evidence) >= \(anchor)"
-                if rule.within {
-                    // SQLite's `+N months` overflows short months forward by at most
-                    // three days where `LocalDate.adding(months:)` clamps: three
-                    // days less never counts as met what Swift would not.
-                    switch rule.period {
-                    case .days(let days): met += " AND \(evidence) <= date(\(anchor), '+\(days) days')"
-                    case .months(let months): met += " AND \(evidence) <= date(\(anchor), '+\(months) months', '-3 days')"
-                    }
-                }
-                pending.append("(\(anchor) IS NOT NULL AND NOT (\(met)))")
-            }
-        }
         var sql = """
-            SELECT \(select.joined(separator: ", ")) FROM clients c
+            SELECT c.id, c.client_number, c.owner_municipality, \(columns.joined(separator: ", ")) FROM clients c
             WHERE \(ReportSQL.live("c")) AND c.status NOT IN ('moved_away', 'closed')
             """
         var values: [SQLiteValue] = []
         if let code = scope.municipality {
-            sql += " AND c.owner_municipality = ?"
+            // `+`: no index on the owner, so the scan stays in id order (the merge needs it) and needs no sort.
+            sql += " AND +c.owner_municipality = ?"
             values.append(.integer(Int64(code)))
         }
-        sql += " AND (\(pending.joined(separator: " OR ")))"
-        return try database.query(sql, values) { row in
-            guard let id = UUID(uuidString: row.string(0) ?? "") else { throw ReplicaStoreError.corrupt("unreadable row id") }
-            var facts = DeadlineFacts()
-            for (offset, field) in dateFields.enumerated() {
-                if let text = row.string(Int32(3 + offset)), let date = LocalDate(text) { facts.dates[field] = date }
+        let clients = try database.statement(sql + " ORDER BY c.id")
+        defer { clients.reset() }
+        try clients.bind(values)
+        var referrals = try ReferralCursor(database, active: !referralRules.isEmpty)
+        defer { referrals.close() }
+        var candidates: [DeadlineCandidate] = []
+        // One value reused row after row: its referral buffer is only copied for a candidate.
+        var facts = DeadlineFacts()
+        while try clients.step() {
+            for (offset, anchor) in anchors.enumerated() {
+                facts[anchor] = LocalDate(isoBytes: clients.textBytes(Int32(3 + offset)))
             }
-            for (offset, rule) in referralRules.enumerated() {
-                if let text = row.string(Int32(3 + dateFields.count + offset)), let date = LocalDate(text) {
-                    facts.referrals[rule.id] = date
-                }
-            }
-            return DeadlineCandidate(clientID: id, clientNumber: row.string(1) ?? "", municipality: Int(row.int64(2)), facts: facts)
+            facts.referralDates.removeAll(keepingCapacity: true)
+            if !referralRules.isEmpty { try referrals.dates(of: clients.textBytes(0), into: &facts.referralDates) }
+            guard DeadlineRule.next(of: rules, for: facts) != nil else { continue }
+            candidates.append(DeadlineCandidate(clientID: clients.string(0) ?? "", clientNumber: clients.string(1) ?? "",
+                                                municipality: Int(clients.int64(2)), facts: facts))
         }
+        return candidates
     }
 
     /// Live placements in scope whose client or service is deleted, erased or
-    /// missing, by placement id then field.
+    /// missing, by placement id then field. The referenced ids no live row
+    /// holds are found first by merging two index scans in id order (a
+    /// top-level `EXCEPT … ORDER BY`, which SQLite runs as a merge), not by a
+    /// lookup per placement; then each such id's placements and row state.
     public func danglingReferences(_ scope: ReportScope) throws -> [DanglingReference] {
         var inScope = ""
-        var values: [SQLiteValue] = []
+        var scopeValues: [SQLiteValue] = []
         if let code = scope.municipality {
-            inScope = " AND p.rowid IN (\(ReportSQL.placementsOfMunicipality))"
-            values = ReportSQL.placementBindings(code) + ReportSQL.placementBindings(code)
+            inScope = " AND \(ReportSQL.placementInScope)"
+            scopeValues = [.integer(Int64(code)), .text(",\(code),"), .integer(Int64(code))]
         }
-        func branch(_ field: String, _ column: String, _ table: String) -> String {
-            """
-            SELECT p.id, '\(field)', p.\(column), t.id IS NULL, coalesce(t.deleted, 0), t.erased, t.awaiting_erase
-            FROM placements p LEFT JOIN \(table) t ON t.id = p.\(column)
-            WHERE \(ReportSQL.live("p")) AND p.\(column) IS NOT NULL
-              AND (t.id IS NULL OR t.deleted = 1 OR t.erased = 1 OR t.awaiting_erase = 1)\(inScope)
-            """
+        var rows: [DanglingReference] = []
+        for (field, column, table) in [("clientId", "client_id", "clients"), ("serviceId", "service_id", "services")] {
+            let dead = try database.query("""
+                SELECT \(column) FROM placements WHERE \(ReportSQL.live()) AND \(column) IS NOT NULL
+                EXCEPT SELECT id FROM \(table) WHERE \(ReportSQL.live()) ORDER BY 1
+                """) { $0.string(0) ?? "" }
+            for id in dead {
+                rows += try database.query("""
+                    SELECT p.id, t.id IS NULL, coalesce(t.deleted, 0), t.erased, t.awaiting_erase
+                    FROM placements p LEFT JOIN \(table) t ON t.id = p.\(column)
+                    WHERE p.\(column) = ? AND \(ReportSQL.live("p"))\(inScope)
+                    """, [.text(id)] + scopeValues) { row in
+                    let reason: DanglingReference.Reason = row.int64(1) != 0 ? .missing
+                        : (row.int64(3) != 0 || row.int64(4) != 0 ? .erased : .deleted)
+                    return DanglingReference(placementID: row.string(0) ?? "", field: field, missingID: id, reason: reason)
+                }
+            }
         }
-        let sql = branch("clientId", "client_id", "clients") + "\nUNION ALL\n" + branch("serviceId", "service_id", "services")
-            + "\nORDER BY 1, 2"
-        return try database.query(sql, values) { row in
-            guard let id = UUID(uuidString: row.string(0) ?? "") else { throw ReplicaStoreError.corrupt("unreadable row id") }
-            let reason: DanglingReference.Reason = row.int64(3) != 0 ? .missing
-                : (row.int64(5) != 0 || row.int64(6) != 0 ? .erased : .deleted)
-            return DanglingReference(placementID: id, field: row.string(1) ?? "", missingID: row.string(2) ?? "", reason: reason)
-        }
+        return rows.sorted { ($0.placementID, $0.field) < ($1.placementID, $1.field) }
     }
 
     /// Client numbers held by more than one live client, by number; in an
-    /// office's scope, those held by at least one of its own clients.
+    /// office's scope, those held by at least one of its own clients. The
+    /// owners are gathered for the duplicated numbers only.
     public func duplicateClientNumbers(_ scope: ReportScope) throws -> [DuplicateClientNumber] {
-        var sql = """
-            SELECT client_number, count(*), group_concat(DISTINCT owner_municipality) FROM clients
-            WHERE \(ReportSQL.live()) GROUP BY client_number HAVING count(*) > 1
-            """
+        var having = "count(*) > 1"
         var values: [SQLiteValue] = []
         if let code = scope.municipality {
-            sql += " AND sum(owner_municipality = ?) > 0"
+            having += " AND sum(owner_municipality = ?) > 0"
             values.append(.integer(Int64(code)))
         }
-        sql += " ORDER BY client_number"
-        return try database.query(sql, values) { row in
+        return try database.query("""
+            SELECT d.client_number, d.n, (SELECT group_concat(DISTINCT o.owner_municipality) FROM clients o
+                                          WHERE o.client_number = d.client_number AND \(ReportSQL.live("o")))
+            FROM (SELECT client_number, count(*) AS n FROM clients WHERE \(ReportSQL.live())
+                  GROUP BY client_number HAVING \(having)) d
+            ORDER BY d.client_number
+            """, values) { row in
             DuplicateClientNumber(clientNumber: row.string(0) ?? "", count: Int(row.int64(1)),
                                   municipalities: (row.string(2) ?? "").split(separator: ",").compactMap { Int($0) }.sorted())
         }
@@ -352,11 +404,11 @@ extension MergedView {
         var values: [SQLiteValue] = []
         if let code = scope.municipality {
             sql += """
-                 WHERE (k.record = 'clients' AND k.row_id IN (SELECT id FROM clients WHERE owner_municipality = ?))
-                 OR (k.record = 'services' AND k.row_id IN (SELECT id FROM services s WHERE \(ReportSQL.serves("s"))))
-                 OR (k.record = 'placements' AND k.row_id IN (SELECT id FROM placements WHERE rowid IN (\(ReportSQL.placementsOfMunicipality))))
+                 WHERE (k.record = 'clients' AND EXISTS (SELECT 1 FROM clients c WHERE c.id = k.row_id AND c.owner_municipality = ?))
+                 OR (k.record = 'services' AND EXISTS (SELECT 1 FROM services s WHERE s.id = k.row_id AND \(ReportSQL.serves("s"))))
+                 OR (k.record = 'placements' AND EXISTS (SELECT 1 FROM placements p WHERE p.id = k.row_id AND \(ReportSQL.placementInScope)))
                 """
-            values = [.integer(Int64(code)), .text(",\(code),")] + ReportSQL.placementBindings(code)
+            values = [.integer(Int64(code)), .text(",\(code),"), .integer(Int64(code)), .text(",\(code),"), .integer(Int64(code))]
         }
         sql += " GROUP BY record, row_id, field ORDER BY min(first_seen), record, row_id, field"
         return try database.query(sql, values) { row in
@@ -389,4 +441,60 @@ extension MergedView {
 extension ReplicaStore {
     /// The names of the report indexes this build creates at open.
     public static var reportIndexNames: [String] { StoreSchema.reportIndexes.map(\.name) }
+}
+
+/// The live referral dates of service enrolments in client order, read
+/// alongside the clients in id order (`deadlineCandidates`): both orders are
+/// SQLite's binary text order, so plain byte comparison follows them.
+private struct ReferralCursor {
+    private let statement: Statement?
+    /// Whether the statement stands on a row.
+    private var onRow = false
+
+    init(_ database: Database, active: Bool) throws {
+        guard active else {
+            statement = nil
+            return
+        }
+        // `+type`: an index on type would win SQLite's estimate and then sort; report_placements_referrals
+        // (partial on referrals) already holds them in this order.
+        statement = try database.statement("""
+            SELECT client_id, referral_date FROM placements
+            WHERE referral_date IS NOT NULL AND \(ReportSQL.live()) AND +type = 'service_enrolment'
+            ORDER BY client_id, referral_date
+            """)
+        onRow = try statement!.step()
+    }
+
+    /// Appends the referral dates of `client`, ascending; clients must come in ascending order.
+    mutating func dates(of client: UnsafeRawBufferPointer, into dates: inout [LocalDate]) throws {
+        guard let statement else { return }
+        while onRow, ReportSQL.compare(statement.textBytes(0), client) < 0 { onRow = try statement.step() }
+        while onRow, ReportSQL.compare(statement.textBytes(0), client) == 0 {
+            if let date = LocalDate(isoBytes: statement.textBytes(1)) { dates.append(date) }
+            onRow = try statement.step()
+        }
+    }
+
+    func close() { statement?.reset() }
+}
+
+extension LocalDate {
+    /// Parses `YYYY-MM-DD` from SQLite's bytes without making a `String`; nil for anything else.
+    init?(isoBytes bytes: UnsafeRawBufferPointer) {
+        guard bytes.count == 10, let base = bytes.baseAddress else { return nil }
+        let text = base.assumingMemoryBound(to: UInt8.self)
+        guard text[4] == UInt8(ascii: "-"), text[7] == UInt8(ascii: "-") else { return nil }
+        var digits: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+        var valid = true
+        func digit(_ index: Int) -> Int {
+            let value = text[index] &- UInt8(ascii: "0")
+            if value > 9 { valid = false }
+            return Int(value)
+        }
+        digits = (digit(0), digit(1), digit(2), digit(3), digit(5), digit(6), digit(8), digit(9))
+        guard valid else { return nil }
+        self.init(year: digits.0 * 1000 + digits.1 * 100 + digits.2 * 10 + digits.3, month: digits.4 * 10 + digits.5,
+                  day: digits.6 * 10 + digits.7)
+    }
 }

@@ -142,6 +142,8 @@ public final class ReadOnlyReplica {
 
     public init(path: String) throws {
         let database = try Database(path: path, readOnly: true)
+        // Reports read tens of megabytes of index: map the file rather than copy pages into a 32 MiB cache.
+        try database.execute("PRAGMA mmap_size = 1073741824")
         view = MergedView(database: database, rows: try RowStore(database: database, writable: false))
     }
 }

@@ -47,17 +47,42 @@ enum StoreSchema {
     /// a migration (which would bump the schema version peers compare before
     /// syncing): every writable open creates the missing ones, idempotently,
     /// and a replica of this schema version with or without them syncs alike.
-    /// Each is partial on the live rows the reports count, so it stays small
-    /// and a report's `WHERE` (built with `ReportSQL.live`) can use it.
-    static let reportIndexes: [(name: String, sql: String)] = [
-        ("report_clients_groups", "clients (owner_municipality, permit_basis, status) WHERE \(ReportSQL.live())"),
-        ("report_clients_numbers", "clients (client_number, owner_municipality) WHERE \(ReportSQL.live())"),
-        ("report_placements_groups", "placements (type, status, service_id) WHERE \(ReportSQL.live())"),
-        ("report_placements_referrals",
-         "placements (client_id, referral_date) WHERE type = 'service_enrolment' AND \(ReportSQL.live())"),
+    /// Each is partial on the rows the reports count (`ReportSQL.live`, which
+    /// a query's `WHERE` repeats) and holds every column its queries read,
+    /// the liveness columns too, so SQLite answers from the index alone.
+    /// What each buys is measured by `kotosync-bench reports` (BENCHMARKS.md).
+    static let reportIndexes: [(name: String, sql: String)] = reportIndexColumns.map { name, columns, condition in
+        (name, "CREATE INDEX IF NOT EXISTS \(name) ON \(columns) WHERE \(condition)\(ReportSQL.live())")
+    }
+
+    /// Each report index: its name, its table and columns, and what it is
+    /// partial on besides liveness (with a trailing `AND`).
+    private static let reportIndexColumns: [(String, String, String)] = [
+        // overview: clients by owner × permit basis × status.
+        ("report_clients_groups", "clients (owner_municipality, permit_basis, status, \(ReportSQL.liveColumns))", ""),
+        // an office's scope: its clients' ids in order (its placements are then read in order too).
+        ("report_clients_owner", "clients (owner_municipality, id, \(ReportSQL.liveColumns))", ""),
+        // integrity: client numbers held twice.
+        ("report_clients_numbers", "clients (client_number, owner_municipality, \(ReportSQL.liveColumns))", ""),
+        // deadlines: every date the rules read, in id order; integrity: the live clients' ids in order.
+        ("report_clients_deadlines", """
+            clients (id, status, owner_municipality, client_number, first_permit_date, arrival_date, assessment_date, \
+            plan_start, plan_end, \(ReportSQL.liveColumns))
+            """, ""),
+        // overview: placements by type × status; services: active and waiting enrolments per service.
+        ("report_placements_groups", "placements (type, status, service_id, \(ReportSQL.liveColumns))", ""),
+        // an office's scope: its clients' placements; integrity: the placements' client ids in order.
+        ("report_placements_by_client", "placements (client_id, type, status, service_id, municipality, \(ReportSQL.liveColumns))", ""),
+        // an office's scope: enrolments into its services; integrity: the placements' service ids in order.
+        ("report_placements_by_service", "placements (service_id, type, status, \(ReportSQL.liveColumns))", ""),
+        // placements: municipal placements per municipality, status and year (type first: with the
+        // municipality it outranks placements_municipality, which would read the table).
         ("report_placements_municipal",
-         "placements (municipality, status, offered_date, arrival_date) WHERE type = 'municipal_placement' AND \(ReportSQL.live())"),
-    ].map { ($0.0, "CREATE INDEX IF NOT EXISTS \($0.0) ON \($0.1)") }
+         "placements (type, municipality, status, offered_date, arrival_date, \(ReportSQL.liveColumns))", ""),
+        // deadlines: the referrals in client order (only service enrolments hold one).
+        ("report_placements_referrals", "placements (client_id, referral_date, type, \(ReportSQL.liveColumns))",
+         "referral_date IS NOT NULL AND "),
+    ]
 
     static func recordTable(_ kind: RecordKind) -> String {
         let columns = kind.fields.map { "\($0.column) \($0.type.storage.sqlType)" }.joined(separator: ", ")

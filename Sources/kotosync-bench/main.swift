@@ -13,7 +13,8 @@ import KotoStore
 //          Ed25519 verification for the batch), and the row digests of the state digest
 // and prints changes/s with each store path's ratio to raw, and how much slower apply is than
 // the same apply without its checks. Medians of --runs. Keys are generated in-process.
-// `kotosync-bench region` measures five real daemons (see RegionBenchmark.swift).
+// `kotosync-bench region` measures five real daemons (see RegionBenchmark.swift),
+// `kotosync-bench reports` the reports on a replica of 100k clients (see ReportsBenchmark.swift).
 
 struct Options {
     var rows = 20_000
@@ -41,6 +42,7 @@ struct Options {
                 print("""
                 usage: kotosync-bench [--rows N] [--runs N] [--synchronous full|normal|off] [--dir PATH]
                        kotosync-bench region --help
+                       kotosync-bench reports --help
                 Measures raw SQLite insert, local writes and remote apply of N client rows (default 20000),
                 --runs times (default 5), and prints medians and ratios to raw insert.
                 """)
@@ -329,6 +331,8 @@ func runStoreBenchmark(_ options: Options) {
 
 if CommandLine.arguments.dropFirst().first == "region" {
     await runRegionBenchmark(Array(CommandLine.arguments.dropFirst(2)))
+} else if CommandLine.arguments.dropFirst().first == "reports" {
+    runReportsBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else {
     runStoreBenchmark(Options.parse(CommandLine.arguments))
 }

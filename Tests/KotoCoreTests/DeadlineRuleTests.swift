@@ -28,33 +28,34 @@ import Testing
 
     @Test func aRuleIsPendingUntilItsEvidenceOnOrAfterTheAnchor() {
         let rule = DeadlineRule(id: "assessment", from: .firstPermitDate, period: .months(36), metBy: .assessmentDate)
-        var facts = DeadlineFacts(dates: ["firstPermitDate": date("2024-01-15")])
+        var facts = DeadlineFacts(firstPermitDate: date("2024-01-15"))
         #expect(rule.pendingDueDate(facts) == date("2027-01-15"))
-        facts.dates["assessmentDate"] = date("2023-12-01")  // before the anchor: not evidence
+        facts.assessmentDate = date("2023-12-01")  // before the anchor: not evidence
         #expect(rule.pendingDueDate(facts) == date("2027-01-15"))
-        facts.dates["assessmentDate"] = date("2028-01-01")  // late, but met
+        facts.assessmentDate = date("2028-01-01")  // late, but met
         #expect(rule.pendingDueDate(facts) == nil)
         #expect(rule.pendingDueDate(DeadlineFacts()) == nil, "no anchor, no limit")
     }
 
     @Test func aWithinRuleNeedsItsEvidenceByTheDueDate() {
         let rule = DeadlineRule(id: "planLength", from: .planStart, period: .months(12), metBy: .planEnd, within: true)
-        var facts = DeadlineFacts(dates: ["planStart": date("2026-01-31")])
+        var facts = DeadlineFacts(planStart: date("2026-01-31"))
         #expect(rule.pendingDueDate(facts) == date("2027-01-31"))
-        facts.dates["planEnd"] = date("2027-01-31")
+        facts.planEnd = date("2027-01-31")
         #expect(rule.pendingDueDate(facts) == nil)
-        facts.dates["planEnd"] = date("2027-02-01")
+        facts.planEnd = date("2027-02-01")
         #expect(rule.pendingDueDate(facts) == date("2027-01-31"))
     }
 
-    @Test func referralsAreTheStoresPerRuleEvidence() {
+    @Test func aReferralMeetsTheRuleOnlyOnOrAfterItsAnchor() {
         let rule = DeadlineRule(id: "referral", from: .planStart, period: .days(180), metBy: .referralDate)
-        var facts = DeadlineFacts(dates: ["planStart": date("2026-03-01")])
-        #expect(rule.pendingDueDate(facts) == date("2026-08-28"))
-        facts.referrals["referral"] = date("2026-04-01")
+        var facts = DeadlineFacts(planStart: date("2026-03-01"), referralDates: [date("2025-06-01")])
+        #expect(rule.pendingDueDate(facts) == date("2026-08-28"), "a referral under an earlier plan does not count")
+        facts.referralDates.append(date("2026-03-01"))
         #expect(rule.pendingDueDate(facts) == nil)
-        facts.referrals = ["someOtherRule": date("2026-04-01")]
-        #expect(rule.pendingDueDate(facts) != nil)
+        let within = DeadlineRule(id: "quick", from: .planStart, period: .days(30), metBy: .referralDate, within: true)
+        facts.referralDates = [date("2026-05-01")]
+        #expect(within.pendingDueDate(facts) == date("2026-03-31"), "too late for a within rule")
     }
 
     @Test func theNextLimitIsTheEarliestPendingOne() throws {
@@ -63,16 +64,16 @@ import Testing
             DeadlineRule(id: "firstPlan", from: .firstPermitDate, period: .months(36), metBy: .planStart),
             DeadlineRule(id: "referral", from: .planStart, period: .months(6), metBy: .referralDate),
         ]
-        var facts = DeadlineFacts(dates: ["firstPermitDate": date("2024-01-15")])
+        var facts = DeadlineFacts(firstPermitDate: date("2024-01-15"))
         let first = try #require(DeadlineRule.next(of: rules, for: facts))
         #expect(first.rule.id == "assessment", "a tie goes to the rule listed first")
         #expect(first.due == date("2027-01-15"))
-        facts.dates["assessmentDate"] = date("2024-03-01")
-        facts.dates["planStart"] = date("2024-04-01")
+        facts.assessmentDate = date("2024-03-01")
+        facts.planStart = date("2024-04-01")
         let next = try #require(DeadlineRule.next(of: rules, for: facts))
         #expect(next.rule.id == "referral")
         #expect(next.due == date("2024-10-01"))
-        facts.referrals["referral"] = date("2024-05-01")
+        facts.referralDates = [date("2024-05-01")]
         #expect(DeadlineRule.next(of: rules, for: facts) == nil)
     }
 
