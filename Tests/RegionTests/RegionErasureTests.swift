@@ -199,7 +199,8 @@ extension Region {
                     if left.isEmpty { break }
                     try await Task.sleep(for: .milliseconds(250))
                 } while ContinuousClock.now < deadline
-                #expect(left.isEmpty, "erased values remain: \(left.map { $0.replacingOccurrences(of: region.directory, with: "") }.joined(separator: "; "))")
+                let shown = left.prefix(12).map { $0.replacingOccurrences(of: region.directory, with: "") }
+                #expect(left.count == 0, "\(left.count) erased values remain, e.g. \(shown.joined(separator: "; "))")
                 let searched = Distinctive.files(under: "\(region.directory)/data")
                 note("searched \(searched.count) files of \(region.all.count) data directories and \(logs.count) daemon logs: "
                      + searched.map { ($0 as NSString).lastPathComponent }.sorted().joined(separator: ","))
