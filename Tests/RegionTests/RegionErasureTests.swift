@@ -87,7 +87,7 @@ extension Region {
         }
 
         static func client(id: String, number: String, owner: String, given: String, family: String, born: String, code: String,
-                           retentionUntil: String? = nil) -> JSONValue {
+                           retentionUntil: String? = nil, arrival: String = "2019-07-23", firstPermit: String = "2019-08-29") -> JSONValue {
             var members: [(String, JSONValue)] = [
                 ("id", .string(id)), ("clientNumber", .string(number)),
                 ("ownerMunicipality", .number(Double(municipalityCode(owner)))),
@@ -96,6 +96,8 @@ extension Region {
                 ("planStatus", .string("none")), ("status", .string("new")),
             ]
             if let retentionUntil { members.append(("retentionUntil", .string(retentionUntil))) }
+            // Dates the report indexes hold (report_clients_deadlines), searched for too.
+            members += [("arrivalDate", .string(arrival)), ("firstPermitDate", .string(firstPermit))]
             return .object(members)
         }
 
@@ -108,12 +110,14 @@ extension Region {
                 let names = Distinctive.names(8, prefix: "e")
                 let bornA = LocalDate(year: 1987, month: 3, day: 14)!, bornB = LocalDate(year: 2001, month: 11, day: 2)!
                 let codeA = Distinctive.identityCode(born: bornA), codeB = Distinctive.identityCode(born: bornB)
-                let secret = Distinctive(values: names + [codeA, codeB])
+                // Names, identity codes, and the dates only these clients hold (arrival, first permit: in the report indexes).
+                let secret = Distinctive(values: names + [codeA, codeB, "2017-04-26", "2017-06-08", "2018-01-09", "2018-02-13"])
                 let a = newID(), b = newID(), service = newID(), placementA = newID(), placementB = newID()
 
                 // A: created, placed, updated at its own office.
                 try expectCreated(try await home.create(.client, Self.client(id: a, number: "E-1", owner: owner, given: names[0],
-                                                                             family: names[1], born: bornA.description, code: codeA)),
+                                                                             family: names[1], born: bornA.description, code: codeA,
+                                                                             arrival: "2017-04-26", firstPermit: "2017-06-08")),
                                   "client A")
                 try expectCreated(try await home.create(.service, Fixture.service(id: service, office: owner, label: "erase")), "service")
                 try expectCreated(try await home.create(.placement, Fixture.placement(id: placementA, client: a, service: service)), "placement A")
@@ -123,7 +127,8 @@ extension Region {
                 // B: retained until a day long past, so the retention job erases it.
                 try expectCreated(try await home.create(.client, Self.client(id: b, number: "E-2", owner: owner, given: names[6],
                                                                              family: names[7], born: bornB.description, code: codeB,
-                                                                             retentionUntil: "2020-01-31")),
+                                                                             retentionUntil: "2020-01-31", arrival: "2018-01-09",
+                                                                             firstPermit: "2018-02-13")),
                                   "client B")
                 try expectCreated(try await home.create(.placement, Fixture.placement(id: placementB, client: b, service: service)), "placement B")
                 try await region.waitConverged()
