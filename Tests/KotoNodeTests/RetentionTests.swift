@@ -201,3 +201,31 @@ import Testing
         #expect(try await scenario.node.replica.withStore { try $0.record(.client, id: ids.expiredByDate)?.erased } == false)
     }
 }
+
+/// The node truncates the WAL after an erase even when a reader holds an
+/// older snapshot at that moment: the replica retries once the reader is done.
+@Suite struct ErasedContentRetryTests {
+    @Test func aTruncationAReaderHeldUpIsRetriedUntilItCompletes() async throws {
+        let node = try TestNode(separateReader: true)
+        let id = UUID()
+        _ = try await node.replica.withStore { try $0.create(.client, id: id, fields: Sample.fixedClient(number: 1)) }
+        // Another reader on the same file, inside a read transaction from before the erase.
+        let reader = try Database(path: node.config.databasePath, readOnly: true)
+        try reader.execute("BEGIN")
+        _ = try reader.query("SELECT count(*) FROM clients") { $0.int64(0) }
+        let erased = try await node.send(.post, "/v1/clients/\(id.lowercased)/erase", as: .office)
+        #expect(erased.status == .ok)
+        #expect(try await node.replica.withStore { $0.erasedContentPending }, "the reader kept the checkpoint from finishing")
+        let wal = node.config.databasePath + "-wal"
+        func walSize() -> Int { ((try? FileManager.default.attributesOfItem(atPath: wal))?[.size] as? NSNumber)?.intValue ?? 0 }
+        #expect(walSize() > 0)
+        try reader.execute("COMMIT")
+
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await node.replica.withStore({ $0.erasedContentPending }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await !node.replica.withStore { $0.erasedContentPending }, "the retry completed")
+        #expect(walSize() == 0, "the WAL is truncated")
+    }
+}
