@@ -28,6 +28,11 @@ public struct CSVTable: Sendable {
         public let row: Int
         /// One cell per header column; ragged records are reported, not returned.
         public let cells: [String]
+
+        public init(row: Int, cells: [String]) {
+            self.row = row
+            self.cells = cells
+        }
     }
 
     public var header: [String]

@@ -49,7 +49,8 @@ struct ImportPlanner: Sendable {
         planned.reserveCapacity(rows.count)
         for var row in rows {
             var problems = row.problems
-            func problem(_ column: String, _ reason: String) { problems.append(RowProblem(row: row.row, column: column, reason: reason)) }
+            let number = row.row
+            func problem(_ column: String, _ reason: String) { problems.append(RowProblem(row: number, column: column, reason: reason)) }
             // `deleted` false or empty is every live record's; true is refused by validation below.
             if let deleted = row.fields[deletedFieldName], deleted == .bool(false) || deleted == .null { row.fields[deletedFieldName] = nil }
             if kind == .client, row.fields["ownerMunicipality"] == nil, let own = caller.municipality {
@@ -81,7 +82,9 @@ struct ImportPlanner: Sendable {
                 }
             } else if target.blocked == false {
                 try checkScope(before: nil, after: row.fields, row: row, store: store, problem: problem)
-                let reported = Set(problems.map(\.column))
+                var reported = Set(problems.map(\.column))
+                // A client number that names no client already says why the client id is missing.
+                if reported.contains("clientNumber") { reported.insert("clientId") }
                 for found in try store.problems(creating: kind, fields: row.fields) where !reported.contains(found.field) {
                     problem(found.field, found.reason)
                 }
@@ -126,7 +129,7 @@ struct ImportPlanner: Sendable {
         query.limit = 3
         let matches = try store.list(kind, query)
         let live = matches.filter { !$0.deleted }
-        var target = Target(key: "key:" + key.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "|"),
+        var target = Target(key: "key:" + key.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.keyText($0.value))" }.joined(separator: "|"),
                             keyColumn: column)
         if live.count > 1 {
             problem(column, "matches \(live.count) \(kind.table) in the replica: add an id column to say which")
@@ -138,6 +141,16 @@ struct ImportPlanner: Sendable {
             target.blocked = true
         }
         return target
+    }
+
+    /// A value as key text (`FieldValue`'s description never shows the value).
+    private static func keyText(_ value: FieldValue) -> String {
+        switch value {
+        case .null: "-"
+        case .integer(let number): "i\(number)"
+        case .bool(let flag): "b\(flag)"
+        case .text(let text): "t" + text.replacingOccurrences(of: "|", with: "||")
+        }
     }
 
     /// The fields that name the row's record when it has no id, and the column to blame for a clash.
