@@ -64,9 +64,9 @@ struct ImportSource: Sendable {
                 continue
             }
             guard let name = column(named: header, kind: kind) else {
-                // A header is a label, not a value: quoting it (printable, cut short) helps find the column.
+                // Not quoted: a file without a header row has a record, personal data, in its first row.
                 source.fileProblems.append(RowProblem(row: 1, column: position,
-                                                      reason: "\(quoted(header)) names no field of \(kind.table)"))
+                                                      reason: "names no field of \(kind.table) (is the first row a header?)"))
                 columns.append(nil)
                 continue
             }
@@ -107,11 +107,6 @@ struct ImportSource: Sendable {
             source.rows.append(row)
         }
         return source
-    }
-
-    static func quoted(_ header: String) -> String {
-        let printable = String(String.UnicodeScalarView(header.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
-        return "\"" + (printable.count > 40 ? String(printable.prefix(40)) + "…" : printable) + "\""
     }
 
     // MARK: JSON

@@ -163,6 +163,18 @@ import Testing
         #expect(try await clientCount(node) == 0)
     }
 
+    @Test func aFileWithoutAHeaderRowIsRefusedWithoutQuotingItsFirstRecord() async throws {
+        let node = try TestNode()
+        let response = try await importing(node, Array("IMP-1;598;Testi;Henkilö;1990-01-01;fi;none;new\r\n".utf8), query: "dryRun=true")
+        #expect(response.status == .ok)
+        let problems = try response.json["problems"]?.arrayValue ?? []
+        #expect(problems.count == 8)
+        #expect(problems.first?["reason"]?.stringValue == "names no field of clients (is the first row a header?)")
+        let text = String(decoding: response.body, as: UTF8.self)
+        for value in ["Testi", "Henkilö", "IMP-1", "1990-01-01"] { #expect(!text.contains(value), "the answer quotes no cell") }
+        #expect(try await clientCount(node) == 0)
+    }
+
     @Test func theFileMustBeCSVOrJSONAndReadable() async throws {
         let node = try TestNode()
         let plain = try await importing(node, Self.clientsCSV(Self.validRows), type: "text/plain")
