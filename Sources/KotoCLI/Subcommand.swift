@@ -141,7 +141,8 @@ struct Subcommand: Sendable {
                 municipality, other records by an id column or their natural key (see
                 docs/export.md). --dry-run reports what an import would do and writes
                 nothing; it exits 1 if a row has problems. Needs an office credential; an
-                office imports its own municipality's records.
+                office imports its own municipality's records. For files of tens of thousands
+                of rows give a longer --timeout.
                 """,
             options: [
                 .flag("dry-run", "check every row and report, write nothing"),
