@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import KotoCore
 import KotoHTTP
@@ -5,6 +6,33 @@ import KotoTestSupport
 import Synchronization
 import Testing
 @testable import KotoCLI
+
+/// A task executor with one thread of its own. `HTTPServer.run()` waits in
+/// `poll` on whatever thread runs it: on Swift's small cooperative pool it
+/// would starve every other test of the process, so each stand-in daemon
+/// gets its own thread (parked for good once the server stops).
+final class OwnThreadExecutor: TaskExecutor {
+    private let jobs = Mutex<[UnownedJob]>([])
+    private let available = DispatchSemaphore(value: 0)
+
+    init(name: String) {
+        let thread = Thread { [self] in
+            while true {
+                available.wait()
+                let job = jobs.withLock { $0.removeFirst() }
+                job.runSynchronously(on: asUnownedTaskExecutor())
+            }
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        jobs.withLock { $0.append(job) }
+        available.signal()
+    }
+}
 
 /// A daemon stand-in on loopback that answers the portability routes and
 /// keeps what it was sent, so the tests see exactly what the CLI sends and
@@ -42,7 +70,7 @@ final class FakeDaemon: Sendable {
         }
         server = try HTTPServer(host: "127.0.0.1", port: 0, router: router)
         let server = server
-        running = Task { try await server.run() }
+        running = Task(executorPreference: OwnThreadExecutor(name: "fake-daemon")) { try await server.run() }
     }
 
     func stop() async {
@@ -55,7 +83,7 @@ final class FakeDaemon: Sendable {
     }
 }
 
-@Suite struct PortabilityCLITests {
+@Suite(.serialized) struct PortabilityCLITests {
     let id = "0b6f2c1e-8c1d-4d9b-9a51-2f0c7a3e9d10"
 
     /// Runs the CLI on a thread of its own: it blocks in libcurl while the fake daemon answers on the task pool.
