@@ -189,7 +189,16 @@ public actor Replica {
         return change
     }
 
-    /// Why local writes are refused now, if they are (see `write`).
+    /// Many local writes in one store transaction (an import): refused as
+    /// `write` is, and all of `body`'s writes commit together or none does.
+    public func writeBatch<T: Sendable>(_ body: (ReplicaStore) throws -> T) throws -> T {
+        try requireWritable()
+        let result = try store.batch { try body(store) }
+        retryWipeIfPending()
+        return result
+    }
+
+    /// Throws why local writes are refused now, if they are (see `write`).
     private func requireWritable() throws {
         // A forked history outranks catching up: only a repair mends it.
         if let fork = store.ownFork { throw ReplicaStoreError.ownChainForked(fork) }
