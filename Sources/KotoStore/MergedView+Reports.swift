@@ -204,16 +204,16 @@ extension MergedView {
                 """) { row in PlacementGroupCount(type: row.string(0) ?? "", status: row.string(1) ?? "", count: Int(row.int64(2))) }
         }
         let pattern = SQLiteValue.text(",\(code),"), number = SQLiteValue.integer(Int64(code))
-        let serving = Set(try database.query("SELECT id FROM services s WHERE \(ReportSQL.serves("s"))", [pattern]) { $0.string(0) ?? "" })
         var counts: [ReportPlacementKey: Int] = [:]
-        let enrolment = PlacementType.serviceEnrolment.rawValue, municipal = PlacementType.municipalPlacement.rawValue
-        for (type, status, service, municipality, count) in try database.query("""
-            SELECT type, status, service_id, municipality, n FROM report_owner_placements WHERE owner = ? AND n != 0
-            """, [number], row: { ($0.string(0) ?? "", $0.string(1) ?? "", $0.string(2) ?? "", $0.int64(3), Int($0.int64(4))) }) {
-            if type == enrolment, serving.contains(service) { continue }
-            if type == municipal, municipality == Int64(code) { continue }
-            counts[ReportPlacementKey(type: type, status: status), default: 0] += count
-        }
+        // Its own clients' groups less those into its services (the services serving it, made once into a
+        // temporary index by SQLite) and the municipal placements into it: both counted below.
+        let own = try database.query("""
+            SELECT type, status, sum(n) FROM report_owner_placements
+            WHERE owner = ? AND n != 0 AND NOT (type = 'municipal_placement' AND municipality = ?)
+              AND NOT (type = 'service_enrolment' AND service_id IN (SELECT id FROM services s WHERE \(ReportSQL.serves("s"))))
+            GROUP BY type, status
+            """, [number, number, pattern]) { (ReportPlacementKey(type: $0.string(0) ?? "", status: $0.string(1) ?? ""), Int($0.int64(2))) }
+        for (key, count) in own { counts[key, default: 0] += count }
         let rest = try database.query("""
             SELECT 'service_enrolment', e.status, sum(e.n) FROM services s JOIN report_service_enrolments e ON e.service_id = s.id
             WHERE \(ReportSQL.serves("s")) GROUP BY e.status
@@ -351,20 +351,22 @@ extension MergedView {
             inScope = " AND \(ReportSQL.placementInScope)"
             scopeValues = [.integer(Int64(code)), .text(",\(code),"), .integer(Int64(code))]
         }
-        var rows: [DanglingReference] = []
-        for (field, column, table) in [("clientId", "client_id", "clients"), ("serviceId", "service_id", "services")] {
-            rows += try database.query("""
-                SELECT p.id, t.id, 0, t.erased OR t.awaiting_erase FROM \(table) t CROSS JOIN placements p ON p.\(column) = t.id
-                WHERE \(ReportSQL.notLive("t")) AND \(ReportSQL.live("p"))\(inScope)
-                UNION ALL
-                SELECT p.id, m.ref_id, 1, 0 FROM report_missing_references m CROSS JOIN placements p ON p.id = m.placement_id
-                WHERE m.record = '\(table)' AND \(ReportSQL.live("p"))\(inScope)
-                """, scopeValues + scopeValues) { row in
-                let reason: DanglingReference.Reason = row.int64(2) != 0 ? .missing : (row.int64(3) != 0 ? .erased : .deleted)
-                return DanglingReference(placementID: row.string(0) ?? "", field: field, missingID: row.string(1) ?? "", reason: reason)
-            }
+        // One statement for both fields, ordered by SQLite (ids are ASCII: byte order is `String` order).
+        let parts = [("clientId", "client_id", "clients"), ("serviceId", "service_id", "services")].map { field, column, table in
+            """
+            SELECT p.id, '\(field)', t.id, 0, t.erased OR t.awaiting_erase FROM \(table) t CROSS JOIN placements p ON p.\(column) = t.id
+            WHERE \(ReportSQL.notLive("t")) AND \(ReportSQL.live("p"))\(inScope)
+            UNION ALL
+            SELECT p.id, '\(field)', m.ref_id, 1, 0 FROM report_missing_references m CROSS JOIN placements p ON p.id = m.placement_id
+            WHERE m.record = '\(table)' AND \(ReportSQL.live("p"))\(inScope)
+            """
         }
-        return rows.sorted { ($0.placementID, $0.field) < ($1.placementID, $1.field) }
+        return try database.query(parts.joined(separator: "\nUNION ALL\n") + "\nORDER BY 1, 2",
+                                  Array(repeating: scopeValues, count: 4).flatMap { $0 }) { row in
+            let reason: DanglingReference.Reason = row.int64(3) != 0 ? .missing : (row.int64(4) != 0 ? .erased : .deleted)
+            return DanglingReference(placementID: row.string(0) ?? "", field: row.string(1) ?? "", missingID: row.string(2) ?? "",
+                                     reason: reason)
+        }
     }
 
     /// Client numbers held by more than one live client, by number; in an
