@@ -214,8 +214,9 @@ extension MergedView {
             GROUP BY type, status
             """, [number, number, pattern]) { (ReportPlacementKey(type: $0.string(0) ?? "", status: $0.string(1) ?? ""), Int($0.int64(2))) }
         for (key, count) in own { counts[key, default: 0] += count }
+        // CROSS JOIN keeps the services as the outer loop: one key range of enrolment counts per service serving it.
         let rest = try database.query("""
-            SELECT 'service_enrolment', e.status, sum(e.n) FROM services s JOIN report_service_enrolments e ON e.service_id = s.id
+            SELECT 'service_enrolment', e.status, sum(e.n) FROM services s CROSS JOIN report_service_enrolments e ON e.service_id = s.id
             WHERE \(ReportSQL.serves("s")) GROUP BY e.status
             UNION ALL
             SELECT type, status, count(*) FROM placements
