@@ -80,13 +80,13 @@ func measureApplyCost(path: String, writer: Database, size: Int, batches: Int) t
         try origin.batch {
             for _ in 0..<size {
                 let roll = random.next(10)
-                if roll < 2 || ownClients.isEmpty || ownPlacements.isEmpty {
+                if roll < 2 || ownClients.isEmpty {
                     let id = UUID()
                     var fields = ApplySample.benchClient(number: 900_000 + ownClients.count)
                     fields["ownerMunicipality"] = .integer(random.pick(ReportsDataset.codes))
                     _ = try origin.create(.client, id: id, fields: fields)
                     ownClients.append(id)
-                } else if roll < 6 {
+                } else if roll < 6 || ownPlacements.isEmpty {
                     let id = UUID()
                     let client = random.chance(0.5) ? random.pick(clients) : random.pick(ownClients).lowercased
                     var fields: FieldMap = ["clientId": .text(client)]
