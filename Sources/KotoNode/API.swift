@@ -13,6 +13,8 @@ struct API: Sendable {
     let secrets: Secrets
     /// The region's members: sync requests must come from one, with its own credential.
     let manifest: RegionManifest
+    /// Where reads, exports, writes and erasures of personal data are recorded (Act 906/2019 §17).
+    let access: any AccessRecorder
     /// Queries go here when set (a read-only second connection), else to the writer.
     var reader: ReplicaReader? = nil
 

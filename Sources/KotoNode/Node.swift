@@ -37,7 +37,8 @@ public final class Node: Sendable {
         replica = Replica(store: store)
         let reader = ReplicaReader(try ReadOnlyReplica(path: config.databasePath))
         scheduler = try SyncScheduler(config: config, replica: replica, secrets: secrets)
-        var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets, manifest: manifest)
+        var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets, manifest: manifest,
+                      access: InMemoryAccessRecorder())  // the persistent access log replaces this
         api.reader = reader
         server = try HTTPServer(host: config.host, port: config.port, limits: config.limits, router: api.router())
     }

@@ -65,7 +65,8 @@ import Testing
         let node = try TestNode()
         let secrets = Secrets(peerCredential: Token.peer("jakobstad"),
                               accepted: [Secrets.Accepted(caller: .peer("oravais"), token: "test-peer-token-oravais-001")])
-        let api = API(config: node.config, replica: node.replica, scheduler: node.scheduler, secrets: secrets, manifest: node.manifest)
+        let api = API(config: node.config, replica: node.replica, scheduler: node.scheduler, secrets: secrets, manifest: node.manifest,
+                      access: node.access)
         let request = try HTTPRequest(method: .post, target: "/v1/sync/notify",
                                       headers: ["Authorization": "Bearer test-peer-token-oravais-001", "Content-Type": "application/json"],
                                       body: Array(#"{"node":"oravais"}"#.utf8))

@@ -162,6 +162,8 @@ final class TestNode {
     let manifest: RegionManifest
     let api: API
     let router: Router
+    /// What the API recorded as personal-data accesses.
+    let access = InMemoryAccessRecorder()
 
     var nodeID: String { config.node }
 
@@ -190,7 +192,7 @@ final class TestNode {
         replica = Replica(store: store)
         let secrets = testSecrets(for: node)
         scheduler = try SyncScheduler(config: config, replica: replica, secrets: secrets)
-        var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets, manifest: manifest)
+        var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets, manifest: manifest, access: access)
         if separateReader {
             api.reader = ReplicaReader(try ReadOnlyReplica(path: config.databasePath))
         }
