@@ -113,6 +113,12 @@ enum ReportSQL {
         return "(\(prefix)deleted IS NULL OR \(prefix)deleted = 0) AND \(prefix)erased = 0 AND \(prefix)awaiting_erase = 0"
     }
 
+    /// A row the merged view does not show: deleted, erased or awaiting an erase.
+    static func notLive(_ alias: String? = nil) -> String { "NOT (\(live(alias)))" }
+
+    /// A client whose integration process is open: the deadline rules apply.
+    static func openProcess(_ prefix: String) -> String { "\(prefix)status NOT IN ('moved_away', 'closed')" }
+
     /// `services.municipalities` (comma-separated codes) contains the bound `,<code>,`.
     static func serves(_ alias: String) -> String { "instr(',' || \(alias).municipalities || ',', ?) > 0" }
 
@@ -142,6 +148,12 @@ enum ReportSQL {
 
 }
 
+/// A placement type and status: a group the overview counts.
+struct ReportPlacementKey: Hashable {
+    let type: String
+    let status: String
+}
+
 /// Aggregate queries for the reports on the merged view. Every count leaves
 /// out deleted, erased and awaiting-erase rows, as `count` does; run the
 /// queries of one report inside `consistentRead` so they see one snapshot.
@@ -166,69 +178,54 @@ extension MergedView {
         }
     }
 
-    /// Live placements in scope by type and status. An office's count is
-    /// three disjoint parts, each walking an index from the small side: its
-    /// live clients' placements that are neither of the other two (told apart
-    /// here, against the few services serving it: cheaper than a lookup per
-    /// placement in SQL), enrolments into services serving it, municipal
-    /// placements into it.
+    /// Whether this database has the trigger-kept report aggregates of this
+    /// build (`ReportAggregates`); without them the reports count rows.
+    var hasReportAggregates: Bool {
+        get throws {
+            let names = ReportAggregates.tables.map(\.name) + ReportAggregates.triggers.map(\.name)
+            let found = try database.query(
+                "SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'trigger') AND name IN (\(names.map { _ in "?" }.joined(separator: ", ")))",
+                names.map { .text($0) }) { $0.int64(0) }
+            return found.first == Int64(names.count)
+        }
+    }
+
+    /// Live placements in scope by type and status, from the aggregates. An
+    /// office's count is three disjoint parts: its live clients' placements
+    /// that are neither of the other two (`report_owner_placements` names the
+    /// service or municipality of each group), enrolments into services
+    /// serving it (`report_service_enrolments` of those services), municipal
+    /// placements into it (an index range).
     public func placementGroupCounts(_ scope: ReportScope) throws -> [PlacementGroupCount] {
+        guard try hasReportAggregates else { return try recountedPlacementGroupCounts(scope) }
         guard let code = scope.municipality else {
             return try database.query("""
-                SELECT type, status, count(*) FROM placements WHERE \(ReportSQL.live()) GROUP BY type, status ORDER BY type, status
+                SELECT type, status, n FROM report_placement_groups WHERE n != 0 ORDER BY type, status
                 """) { row in PlacementGroupCount(type: row.string(0) ?? "", status: row.string(1) ?? "", count: Int(row.int64(2))) }
         }
         let pattern = SQLiteValue.text(",\(code),"), number = SQLiteValue.integer(Int64(code))
-        var counts: [PlacementKey: Int] = [:]
-        // The services serving it, sorted by their ids' bytes: membership by binary search on SQLite's
-        // bytes, with no `String` made for the 100k placements of a large office.
-        let serving = try database.query("SELECT id FROM services s WHERE \(ReportSQL.serves("s")) ORDER BY id", [pattern]) {
-            Array($0.textBytes(0))
-        }
-        func isServing(_ id: UnsafeRawBufferPointer) -> Bool {
-            var low = 0, high = serving.count
-            while low < high {
-                let middle = (low + high) / 2
-                let order = serving[middle].withUnsafeBytes { ReportSQL.compare($0, id) }
-                if order == 0 { return true }
-                if order < 0 { low = middle + 1 } else { high = middle }
-            }
-            return false
-        }
-        let own = try database.statement("""
-            SELECT p.type = 'service_enrolment', p.type = 'municipal_placement' AND p.municipality = ?, p.service_id, p.status, p.type
-            FROM clients c JOIN placements p ON p.client_id = c.id
-            WHERE c.owner_municipality = ? AND \(ReportSQL.live("c")) AND \(ReportSQL.live("p"))
-            """)
-        defer { own.reset() }
-        try own.bind([number, number])
-        while try own.step() {
-            if own.int64(0) != 0, isServing(own.textBytes(2)) { continue }
-            if own.int64(1) != 0 { continue }
-            // The type as a name only when it is neither of the two (a `String` of it would cost a heap allocation a row).
-            let type = own.int64(0) != 0 ? PlacementType.serviceEnrolment.rawValue
-                : (own.textBytes(4).elementsEqual(PlacementType.municipalPlacement.rawValue.utf8)
-                    ? PlacementType.municipalPlacement.rawValue : own.string(4) ?? "")
-            counts[PlacementKey(type: type, status: own.string(3) ?? ""), default: 0] += 1
-        }
-        // CROSS JOIN keeps the services as the outer loop: SQLite would otherwise walk every enrolment.
+        var counts: [ReportPlacementKey: Int] = [:]
+        // Its own clients' groups less those into its services (the services serving it, made once into a
+        // temporary index by SQLite) and the municipal placements into it: both counted below.
+        let own = try database.query("""
+            SELECT type, status, sum(n) FROM report_owner_placements
+            WHERE owner = ? AND n != 0 AND NOT (type = 'municipal_placement' AND municipality = ?)
+              AND NOT (type = 'service_enrolment' AND service_id IN (SELECT id FROM services s WHERE \(ReportSQL.serves("s"))))
+            GROUP BY type, status
+            """, [number, number, pattern]) { (ReportPlacementKey(type: $0.string(0) ?? "", status: $0.string(1) ?? ""), Int($0.int64(2))) }
+        for (key, count) in own { counts[key, default: 0] += count }
+        // CROSS JOIN keeps the services as the outer loop: one key range of enrolment counts per service serving it.
         let rest = try database.query("""
-            SELECT p.type, p.status, count(*) FROM services s CROSS JOIN placements p ON p.service_id = s.id
-            WHERE \(ReportSQL.serves("s")) AND p.type = 'service_enrolment' AND \(ReportSQL.live("p"))
-            GROUP BY s.id, p.type, p.status  -- in index order: no sort of every enrolment
+            SELECT 'service_enrolment', e.status, sum(e.n) FROM services s CROSS JOIN report_service_enrolments e ON e.service_id = s.id
+            WHERE \(ReportSQL.serves("s")) GROUP BY e.status
             UNION ALL
             SELECT type, status, count(*) FROM placements
             WHERE type = 'municipal_placement' AND municipality = ? AND \(ReportSQL.live())
             GROUP BY type, status
-            """, [pattern, number]) { (PlacementKey(type: $0.string(0) ?? "", status: $0.string(1) ?? ""), Int($0.int64(2))) }
+            """, [pattern, number]) { (ReportPlacementKey(type: $0.string(0) ?? "", status: $0.string(1) ?? ""), Int($0.int64(2))) }
         for (key, count) in rest { counts[key, default: 0] += count }
-        return counts.map { PlacementGroupCount(type: $0.key.type, status: $0.key.status, count: $0.value) }
+        return counts.filter { $0.value != 0 }.map { PlacementGroupCount(type: $0.key.type, status: $0.key.status, count: $0.value) }
             .sorted { ($0.type, $0.status) < ($1.type, $1.status) }
-    }
-
-    private struct PlacementKey: Hashable {
-        let type: String
-        let status: String
     }
 
     /// Live services in scope by category.
@@ -269,14 +266,14 @@ extension MergedView {
     /// Live services in scope, by category then id, with their active and waiting enrolments.
     public func serviceLoads(_ scope: ReportScope) throws -> [ServiceLoad] {
         var counts: [String: (active: Int, waiting: Int)] = [:]
-        let loads = try database.query("""
-            SELECT service_id, status, count(*) FROM placements
-            WHERE type = 'service_enrolment' AND status IN ('active', 'waiting') AND \(ReportSQL.live())
-              AND service_id IS NOT NULL
-            GROUP BY service_id, status
-            """) { row in (row.string(0) ?? "", row.string(1) ?? "", Int(row.int64(2))) }
-        for (service, status, count) in loads {
-            if status == "active" { counts[service, default: (0, 0)].active += count } else { counts[service, default: (0, 0)].waiting += count }
+        if try hasReportAggregates {
+            for (service, status, count) in try database.query("""
+                SELECT service_id, status, n FROM report_service_enrolments WHERE status IN ('active', 'waiting') AND n != 0
+                """, row: { ($0.string(0) ?? "", $0.string(1) ?? "", Int($0.int64(2))) }) {
+                if status == "active" { counts[service, default: (0, 0)].active += count } else { counts[service, default: (0, 0)].waiting += count }
+            }
+        } else {
+            counts = try recountedServiceEnrolments()
         }
         var sql = """
             SELECT id, name_fi, name_sv, category, status, capacity, municipalities, languages FROM services s
@@ -314,7 +311,7 @@ extension MergedView {
         let referralRules = rules.filter { $0.metBy == .referralDate }
         var sql = """
             SELECT c.id, c.client_number, c.owner_municipality, \(columns.joined(separator: ", ")) FROM clients c
-            WHERE \(ReportSQL.live("c")) AND c.status NOT IN ('moved_away', 'closed')
+            WHERE \(ReportSQL.live("c")) AND \(ReportSQL.openProcess("c."))
             """
         var values: [SQLiteValue] = []
         if let code = scope.municipality {
@@ -344,57 +341,54 @@ extension MergedView {
     }
 
     /// Live placements in scope whose client or service is deleted, erased or
-    /// missing, by placement id then field. The referenced ids no live row
-    /// holds are found first by merging two index scans in id order (a
-    /// top-level `EXCEPT … ORDER BY`, which SQLite runs as a merge), not by a
-    /// lookup per placement; then each such id's placements and row state.
+    /// missing, by placement id then field: the placements of the few rows
+    /// that are not live (a partial index holds them) and those that
+    /// `report_missing_references` lists, with no pass over every placement.
     public func danglingReferences(_ scope: ReportScope) throws -> [DanglingReference] {
+        guard try hasReportAggregates else { return try recountedDanglingReferences(scope) }
         var inScope = ""
         var scopeValues: [SQLiteValue] = []
         if let code = scope.municipality {
             inScope = " AND \(ReportSQL.placementInScope)"
             scopeValues = [.integer(Int64(code)), .text(",\(code),"), .integer(Int64(code))]
         }
-        var rows: [DanglingReference] = []
-        for (field, column, table) in [("clientId", "client_id", "clients"), ("serviceId", "service_id", "services")] {
-            let dead = try database.query("""
-                SELECT \(column) FROM placements WHERE \(ReportSQL.live()) AND \(column) IS NOT NULL
-                EXCEPT SELECT id FROM \(table) WHERE \(ReportSQL.live()) ORDER BY 1
-                """) { $0.string(0) ?? "" }
-            for id in dead {
-                rows += try database.query("""
-                    SELECT p.id, t.id IS NULL, coalesce(t.deleted, 0), t.erased, t.awaiting_erase
-                    FROM placements p LEFT JOIN \(table) t ON t.id = p.\(column)
-                    WHERE p.\(column) = ? AND \(ReportSQL.live("p"))\(inScope)
-                    """, [.text(id)] + scopeValues) { row in
-                    let reason: DanglingReference.Reason = row.int64(1) != 0 ? .missing
-                        : (row.int64(3) != 0 || row.int64(4) != 0 ? .erased : .deleted)
-                    return DanglingReference(placementID: row.string(0) ?? "", field: field, missingID: id, reason: reason)
-                }
-            }
+        // One statement for both fields, ordered by SQLite (ids are ASCII: byte order is `String` order).
+        let parts = [("clientId", "client_id", "clients"), ("serviceId", "service_id", "services")].map { field, column, table in
+            """
+            SELECT p.id, '\(field)', t.id, 0, t.erased OR t.awaiting_erase FROM \(table) t CROSS JOIN placements p ON p.\(column) = t.id
+            WHERE \(ReportSQL.notLive("t")) AND \(ReportSQL.live("p"))\(inScope)
+            UNION ALL
+            SELECT p.id, '\(field)', m.ref_id, 1, 0 FROM report_missing_references m CROSS JOIN placements p ON p.id = m.placement_id
+            WHERE m.record = '\(table)' AND \(ReportSQL.live("p"))\(inScope)
+            """
         }
-        return rows.sorted { ($0.placementID, $0.field) < ($1.placementID, $1.field) }
+        return try database.query(parts.joined(separator: "\nUNION ALL\n") + "\nORDER BY 1, 2",
+                                  Array(repeating: scopeValues, count: 4).flatMap { $0 }) { row in
+            let reason: DanglingReference.Reason = row.int64(3) != 0 ? .missing : (row.int64(4) != 0 ? .erased : .deleted)
+            return DanglingReference(placementID: row.string(0) ?? "", field: row.string(1) ?? "", missingID: row.string(2) ?? "",
+                                     reason: reason)
+        }
     }
 
     /// Client numbers held by more than one live client, by number; in an
     /// office's scope, those held by at least one of its own clients. The
-    /// owners are gathered for the duplicated numbers only.
+    /// shared numbers come from `report_client_numbers` (a partial index
+    /// holds those above one), their owners from the clients.
     public func duplicateClientNumbers(_ scope: ReportScope) throws -> [DuplicateClientNumber] {
-        var having = "count(*) > 1"
-        var values: [SQLiteValue] = []
-        if let code = scope.municipality {
-            having += " AND sum(owner_municipality = ?) > 0"
-            values.append(.integer(Int64(code)))
-        }
-        return try database.query("""
-            SELECT d.client_number, d.n, (SELECT group_concat(DISTINCT o.owner_municipality) FROM clients o
-                                          WHERE o.client_number = d.client_number AND \(ReportSQL.live("o")))
-            FROM (SELECT client_number, count(*) AS n FROM clients WHERE \(ReportSQL.live())
-                  GROUP BY client_number HAVING \(having)) d
-            ORDER BY d.client_number
-            """, values) { row in
-            DuplicateClientNumber(clientNumber: row.string(0) ?? "", count: Int(row.int64(1)),
-                                  municipalities: (row.string(2) ?? "").split(separator: ",").compactMap { Int($0) }.sorted())
+        guard try hasReportAggregates else { return try recountedDuplicateClientNumbers(scope) }
+        // Clients without a number (the empty blob) first, as SQLite orders NULL; their owners are not listed
+        // (no number equals NULL), but an office sees the group when one of them is its own.
+        let shared = try database.query("""
+            SELECT typeof(client_number) = 'blob', client_number, n FROM report_client_numbers WHERE n > 1
+            ORDER BY typeof(client_number) = 'text', client_number
+            """) { ($0.int64(0) != 0, $0.string(1) ?? "", Int($0.int64(2))) }
+        return try shared.compactMap { unnumbered, number, count in
+            let owners = try database.query("""
+                SELECT DISTINCT owner_municipality FROM clients WHERE \(unnumbered ? "client_number IS NULL" : "client_number = ?")
+                AND \(ReportSQL.live()) AND owner_municipality IS NOT NULL
+                """, unnumbered ? [] : [.text(number)]) { Int($0.int64(0)) }.sorted()
+            if let code = scope.municipality, !owners.contains(code) { return nil }
+            return DuplicateClientNumber(clientNumber: unnumbered ? "" : number, count: count, municipalities: unnumbered ? [] : owners)
         }
     }
 

@@ -38,7 +38,9 @@ enum StoreSchema {
             }
         }
         try database.transaction {
+            for name in retiredReportIndexes { try database.execute("DROP INDEX IF EXISTS \(name)") }
             for index in reportIndexes { try database.execute(index.sql) }
+            try ReportAggregates.ensure(database)
         }
     }
 
@@ -48,33 +50,31 @@ enum StoreSchema {
     /// syncing): every writable open creates the missing ones, idempotently,
     /// and a replica of this schema version with or without them syncs alike.
     /// Each is partial on the rows the reports count (`ReportSQL.live`, which
-    /// a query's `WHERE` repeats) and holds every column its queries read,
-    /// the liveness columns too, so SQLite answers from the index alone.
+    /// a query's `WHERE` repeats) or, for the integrity report, on the rows
+    /// they leave out (`ReportSQL.notLive`), and holds every column its
+    /// queries read, the liveness columns too, so SQLite answers from the
+    /// index alone. Counts that would read most of a table are kept by
+    /// triggers instead (`ReportAggregates`, created in the same transaction).
     /// What each buys is measured by `kotosync-bench reports` (BENCHMARKS.md).
     static let reportIndexes: [(name: String, sql: String)] = reportIndexColumns.map { name, columns, condition in
-        (name, "CREATE INDEX IF NOT EXISTS \(name) ON \(columns) WHERE \(condition)\(ReportSQL.live())")
+        // nil: partial on the rows the merged view does not show.
+        (name, "CREATE INDEX IF NOT EXISTS \(name) ON \(columns) WHERE \(condition.map { $0 + ReportSQL.live() } ?? ReportSQL.notLive())")
     }
 
     /// Each report index: its name, its table and columns, and what it is
-    /// partial on besides liveness (with a trailing `AND`).
-    private static let reportIndexColumns: [(String, String, String)] = [
+    /// partial on besides liveness (with a trailing `AND`; nil: partial on
+    /// the rows that are not live).
+    private static let reportIndexColumns: [(String, String, String?)] = [
         // overview: clients by owner × permit basis × status.
         ("report_clients_groups", "clients (owner_municipality, permit_basis, status, \(ReportSQL.liveColumns))", ""),
-        // an office's scope: its clients' ids in order (its placements are then read in order too).
-        ("report_clients_owner", "clients (owner_municipality, id, \(ReportSQL.liveColumns))", ""),
-        // integrity: client numbers held twice.
-        ("report_clients_numbers", "clients (client_number, owner_municipality, \(ReportSQL.liveColumns))", ""),
-        // deadlines: every date the rules read, in id order; integrity: the live clients' ids in order.
-        ("report_clients_deadlines", """
+        // deadlines: every date the rules read of the clients whose process is open, in id order.
+        ("report_clients_open", """
             clients (id, status, owner_municipality, client_number, first_permit_date, arrival_date, assessment_date, \
             plan_start, plan_end, \(ReportSQL.liveColumns))
-            """, ""),
-        // overview: placements by type × status; services: active and waiting enrolments per service.
-        ("report_placements_groups", "placements (type, status, service_id, \(ReportSQL.liveColumns))", ""),
-        // an office's scope: its clients' placements; integrity: the placements' client ids in order.
-        ("report_placements_by_client", "placements (client_id, type, status, service_id, municipality, \(ReportSQL.liveColumns))", ""),
-        // an office's scope: enrolments into its services; integrity: the placements' service ids in order.
-        ("report_placements_by_service", "placements (service_id, type, status, \(ReportSQL.liveColumns))", ""),
+            """, "\(ReportSQL.openProcess("")) AND "),
+        // integrity: the clients and services the merged view does not show, in id order.
+        ("report_clients_not_live", "clients (id, \(ReportSQL.liveColumns))", nil),
+        ("report_services_not_live", "services (id, \(ReportSQL.liveColumns))", nil),
         // placements: municipal placements per municipality, status and year (type first: with the
         // municipality it outranks placements_municipality, which would read the table).
         ("report_placements_municipal",
@@ -82,6 +82,14 @@ enum StoreSchema {
         // deadlines: the referrals in client order (only service enrolments hold one).
         ("report_placements_referrals", "placements (client_id, referral_date, type, \(ReportSQL.liveColumns))",
          "referral_date IS NOT NULL AND "),
+    ]
+
+    /// Report indexes of earlier builds, dropped at open: the report
+    /// aggregates (`ReportAggregates`) answer what they served, and each
+    /// index costs every write of its table.
+    static let retiredReportIndexes = [
+        "report_clients_owner", "report_clients_numbers", "report_clients_deadlines", "report_placements_groups",
+        "report_placements_by_client", "report_placements_by_service",
     ]
 
     static func recordTable(_ kind: RecordKind) -> String {

@@ -30,6 +30,8 @@ struct ReportsOptions {
     var reuse: String?
     /// Run only this store query (`deadlineCandidates`, …) --runs times, for a profiler.
     var query: String?
+    /// Changes per remote-apply batch for the apply cost (0: not measured).
+    var apply = 2_000
 
     static func parse(_ arguments: [String]) -> ReportsOptions {
         var options = ReportsOptions()
@@ -50,14 +52,20 @@ struct ReportsOptions {
             case "--quick": options.quick = true
             case "--reuse": options.reuse = value()
             case "--query": options.query = value()
+            case "--apply":
+                guard let size = Int(value()), size >= 0 else { fail("--apply needs a whole number") }
+                options.apply = size
             case "-h", "--help":
                 print("""
-                usage: kotosync-bench reports [--clients N] [--placements N] [--services N] [--runs N] [--dir PATH] [--keep] [--quick] [--reuse FILE] [--query NAME]
+                usage: kotosync-bench reports [--clients N] [--placements N] [--services N] [--runs N] [--dir PATH] [--keep] [--quick] [--reuse FILE] [--query NAME] [--apply N]
                 Builds a replica of N clients (default 100000), N placements (300000) and N services (2000) and times
                 each report (queries + JSON) for the coordinator and for an office, --runs times (default 5), with every
                 report index, with none, and with each left out; prints medians in milliseconds. --keep leaves the replica,
                 --reuse FILE measures a kept one again, --quick measures with every report index only, --query NAME runs
-                only that store query (e.g. deadlineCandidates) --runs times, for a profiler.
+                only that store query (e.g. deadlineCandidates) --runs times, for a profiler. Then, on the same replica, times
+                each report as the build before the report aggregates answered it (its nine report indexes, rows counted), and
+                remote apply of batches of N changes (--apply, default 2000; 0 skips it) under this build's schema, the one
+                before, and none, in microseconds per change.
                 """)
                 exit(0)
             default: fail("unknown argument \(arguments[index]) (see kotosync-bench reports --help)")
@@ -268,16 +276,14 @@ func runReportsBenchmark(_ arguments: [String]) {
                          Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / 1_048_576))
         } else {
             writer = try Database(path: path, synchronous: .normal)
-            // The report indexes of this build, as its store would create them at open.
-            for name in try writer.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'report_%'", row: { $0.string(0) ?? "" }) {
-                try writer.execute("DROP INDEX \(name)")
-            }
+            // The report indexes and aggregates of this build, as its store makes them at open.
+            try dropReportObjects(writer, indexes: true, aggregates: false)
             let key = try SigningKey.generate()
             _ = try ReplicaStore(path: path, nodeID: "jakobstad", identity: StoreIdentity(signingKey: key, region: RegionKeys(["jakobstad": [key.publicKey]])))
         }
         let indexes = try writer.query("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'report_%' ORDER BY name") {
             ($0.string(0) ?? "", $0.string(1) ?? "")
-        }
+        }.filter { ReplicaStore.reportIndexNames.contains($0.0) }
         precondition(Set(indexes.map(\.0)) == Set(ReplicaStore.reportIndexNames), "the store must have created every report index")
         if options.keep { print("replica kept at \(path)") }
         // A live node's WAL is checkpointed as it goes; the bulk load and the index builds left one of 100 MB.
@@ -292,27 +298,29 @@ func runReportsBenchmark(_ arguments: [String]) {
         let scopes: [(String, ReportScope)] = [("region", .region), ("office 598", ReportScope(municipality: 598))]
 
         /// Median milliseconds of building and serialising each report for each scope, and its rows.
-        func measure() throws -> [String: (times: [Double], rows: Int, bytes: Int)] {
-            var result: [String: (times: [Double], rows: Int, bytes: Int)] = [:]
+        func measure() throws -> [String: (times: [Double], cpu: [Double], rows: Int, bytes: Int)] {
+            var result: [String: (times: [Double], cpu: [Double], rows: Int, bytes: Int)] = [:]
             for kind in ReportKind.allCases {
                 for (scopeName, scope) in scopes {
                     let request = ReportRequest(scope: scope, language: .fi)
-                    var times: [Double] = [], builds: [Double] = []
+                    var times: [Double] = [], builds: [Double] = [], cpu: [Double] = []
                     var rows = 0, bytes = 0
                     _ = try builder.build(kind, request, from: reader.view).jsonBytes  // warm
                     for run in 0..<options.runs {
                         // A plan gone wrong (an index left out) can take a minute a run: one run of it says enough.
                         if run > 0, times.reduce(0, +) > 2000 { break }
                         var document: ReportDocument?
+                        let startCPU = threadCPUSeconds()
                         let build = try seconds { document = try builder.build(kind, request, from: reader.view) }
                         let serialise = seconds { bytes = document!.jsonBytes.count }
+                        cpu.append((threadCPUSeconds() - startCPU) * 1000)
                         rows = document!.tables.reduce(0) { $0 + $1.rows.count }
                         times.append((build + serialise) * 1000)
                         builds.append(build * 1000)
                     }
-                    result["\(kind.rawValue)|\(scopeName)"] = (times, rows, bytes)
-                    FileHandle.standardError.write(Data(String(format: "  %@ %@: %.1f ms (queries and tables %.1f ms)\n", kind.rawValue, scopeName,
-                                                               median(times), median(builds)).utf8))
+                    result["\(kind.rawValue)|\(scopeName)"] = (times, cpu, rows, bytes)
+                    FileHandle.standardError.write(Data(String(format: "  %@ %@: %.1f ms (queries and tables %.1f ms), CPU %.1f ms\n", kind.rawValue,
+                                                               scopeName, median(times), median(builds), median(cpu)).utf8))
                 }
             }
             return result
@@ -359,45 +367,69 @@ func runReportsBenchmark(_ arguments: [String]) {
             print("|---|---|---:|---:|")
             for line in queryLines { print(line) }
         }
-        if options.quick {
-            printQueries()
-            return
+        var none: [String: (times: [Double], cpu: [Double], rows: Int, bytes: Int)] = [:]
+        var leftOut: [String: [String: (times: [Double], cpu: [Double], rows: Int, bytes: Int)]] = [:]
+        if !options.quick {
+            for (name, _) in indexes { try writer.execute("DROP INDEX \(name)") }
+            try checkpoint()
+            FileHandle.standardError.write(Data("no report index (aggregates kept):\n".utf8))
+            none = try measure()
+            for (_, sql) in indexes { try writer.execute(sql) }
+            for (name, sql) in indexes {
+                try writer.execute("DROP INDEX \(name)")
+                try checkpoint()
+                FileHandle.standardError.write(Data("without \(name):\n".utf8))
+                leftOut[name] = try measure()
+                try writer.execute(sql)
+                try checkpoint()
+            }
+            // Every index once more, last: the machine's load drifts over the minutes the others take.
+            FileHandle.standardError.write(Data("every report index, again:\n".utf8))
+            for (key, again) in try measure() {
+                all[key]?.times += again.times
+                all[key]?.cpu += again.cpu
+            }
         }
-        for (name, _) in indexes { try writer.execute("DROP INDEX \(name)") }
+        // The same reports as the build before the aggregates answered them: its nine report indexes, rows counted.
+        try dropReportObjects(writer, indexes: true, aggregates: true)
+        for sql in reportIndexesBeforeAggregates { try writer.execute(sql) }
         try checkpoint()
-        FileHandle.standardError.write(Data("no report index:\n".utf8))
-        let none = try measure()
-        var leftOut: [String: [String: (times: [Double], rows: Int, bytes: Int)]] = [:]
-        for (_, sql) in indexes { try writer.execute(sql) }
-        for (name, sql) in indexes {
-            try writer.execute("DROP INDEX \(name)")
-            try checkpoint()
-            FileHandle.standardError.write(Data("without \(name):\n".utf8))
-            leftOut[name] = try measure()
-            try writer.execute(sql)
-            try checkpoint()
-        }
-        // Every index once more, last: the machine's load drifts over the minutes the others take.
-        FileHandle.standardError.write(Data("every report index, again:\n".utf8))
-        for (key, again) in try measure() { all[key]?.times += again.times }
+        FileHandle.standardError.write(Data("before the aggregates (main's report indexes, rows counted):\n".utf8))
+        let before = try measure()
+        let applyCosts = options.apply > 0 ? try measureApplyCost(path: path, writer: writer, size: options.apply, batches: max(1, (options.runs + 1) / 2)) : []
 
         print("")
-        print("| report | scope | rows | JSON bytes | ms, every report index (first and last) | ms, no report index |" + indexes.map { " ms without \($0.0) |" }.joined())
-        print("|---|---|---:|---:|---:|---:|" + indexes.map { _ in "---:|" }.joined())
+        print("| report | scope | rows | JSON bytes | ms, this build | CPU ms, this build | ms, before (main's indexes, rows counted) | CPU ms, before |"
+              + (options.quick ? "" : " ms, no report index |" + indexes.map { " ms without \($0.0) |" }.joined()))
+        print("|---|---|---:|---:|---:|---:|---:|---:|" + (options.quick ? "" : "---:|" + indexes.map { _ in "---:|" }.joined()))
         for kind in ReportKind.allCases {
             for (scopeName, _) in scopes {
                 let key = "\(kind.rawValue)|\(scopeName)"
                 let measured = all[key]!
-                var line = String(format: "| %@ | %@ | %d | %d | %.1f | %.1f |", kind.rawValue, scopeName, measured.rows, measured.bytes,
-                                  median(measured.times), median(none[key]!.times))
-                for (name, _) in indexes { line += String(format: " %.1f |", median(leftOut[name]![key]!.times)) }
+                var line = String(format: "| %@ | %@ | %d | %d | %.1f | %.1f | %.1f | %.1f |", kind.rawValue, scopeName, measured.rows,
+                                  measured.bytes, median(measured.times), median(measured.cpu), median(before[key]!.times),
+                                  median(before[key]!.cpu))
+                if !options.quick {
+                    line += String(format: " %.1f |", median(none[key]!.times))
+                    for (name, _) in indexes { line += String(format: " %.1f |", median(leftOut[name]![key]!.times)) }
+                }
                 print(line)
             }
         }
         printQueries()
-        let slowest = all.values.map { median($0.times) }.max() ?? 0
+        if !applyCosts.isEmpty {
+            let baseline = median(applyCosts[0].microsPerChange)
+            print("")
+            print("| remote apply, batches of \(options.apply) changes, schema | µs per change (median) | ratio to before |")
+            print("|---|---:|---:|")
+            for cost in applyCosts {
+                print(String(format: "| %@ | %.1f | %.2f |", cost.schema, median(cost.microsPerChange), median(cost.microsPerChange) / baseline))
+            }
+        }
+        let slowest = all.values.map { median($0.times) }.max() ?? 0, slowestCPU = all.values.map { median($0.cpu) }.max() ?? 0
         print("")
-        print(String(format: "slowest report with every index: %.1f ms -> goal < 100 ms each: %@", slowest, slowest < 100 ? "met" : "NOT met"))
+        print(String(format: "slowest report, this build: %.1f ms (CPU %.1f ms) -> goal < 100 ms each: %@", slowest, slowestCPU,
+                     slowest < 100 ? "met" : "NOT met"))
     } catch {
         fail("\(error)")
     }

@@ -107,6 +107,14 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
+/// CPU time of the calling thread: on a shared machine, what a report costs
+/// apart from waiting for a core (wall time on an idle machine approaches it).
+func threadCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
+
 /// Plain SQLite: the store's client columns, no metadata, one transaction.
 func rawInsert(_ rows: [(UUID, FieldMap)], path: String, synchronous: SynchronousMode) throws -> Double {
     let database = try Database(path: path, synchronous: synchronous)
