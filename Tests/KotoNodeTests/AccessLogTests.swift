@@ -161,6 +161,27 @@ import Testing
         #expect(AccessLogUnavailable().status == .serviceUnavailable)
     }
 
+    /// Through the API: a read the log cannot record is refused, its personal fields never sent.
+    /// (Needs the API to record reads — the office-scopes part of issue 8; without it this fails, saying so.)
+    @Test func aReadTheLogCannotRecordIsRefused() async throws {
+        let node = try TestNode(persistentAccessLog: true)
+        let client = try await node.create(.client, SampleJSON.client())
+        let log = try #require(node.accessLog)
+        let recorded = try await log.verify().lastSeq ?? 0
+        let read = try await node.send(.get, "/v1/clients/\(client.lowercased)", as: .coordinator)
+        try #require(read.status == .ok)
+        let after = try await log.verify().lastSeq ?? 0
+        try #require(after > recorded, """
+            the coordinator's read of a client left no access-log entry: the API does not call access.record on \
+            record reads (the office-scopes part of issue 8 does)
+            """)
+        let raw = try Database(path: node.config.accessLogPath, synchronous: .off)
+        try raw.execute("DROP TABLE entries")
+        let refused = try await node.send(.get, "/v1/clients/\(client.lowercased)", as: .coordinator)
+        #expect(refused.status == .serviceUnavailable && refused.errorCode == "access_log_unavailable")
+        #expect(!String(decoding: refused.body, as: UTF8.self).contains("Testi"), "no personal field in the refusal")
+    }
+
     // MARK: Retention
 
     @Test(arguments: [
