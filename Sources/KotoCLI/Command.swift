@@ -114,6 +114,7 @@ enum Command: Sendable, Hashable {
     case conflicts(RecordKind?)
     case resolve(conflictID: String, value: JSONValue)
     case audit(AuditCommand)
+    case retentionPreview
     case importFile(ImportRequest)
     /// `subject export <client id>`: the record, placements and access-log lines of one client.
     case subjectExport(clientID: String, out: String?)
@@ -370,6 +371,10 @@ enum CommandLineParser {
                 return .resolve(conflictID: id, value: value)
             case "audit":
                 return .audit(try auditCommand())
+            case "retention":
+                let action = try positional("an action: preview")
+                guard action == "preview" else { throw usage("retention takes preview (the job itself runs on the daemon)") }
+                return .retentionPreview
             default:
                 throw usage("unknown subcommand `\(topic)`")
             }

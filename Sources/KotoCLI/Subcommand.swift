@@ -247,6 +247,18 @@ struct Subcommand: Sendable {
             examples: ["kotosync audit verify", "kotosync audit export --from 2026-11-01 --to 2026-11-30 --output access-2026-11.csv",
                        "kotosync audit subject 0b6f2c1e-8c1d-4d9b-9a51-2f0c7a3e9d10"]),
         Subcommand(
+            name: "retention", arguments: "preview",
+            summary: "the clients the retention job would erase next on this node",
+            details: """
+                Lists the clients of this node's municipality whose retention has ended:
+                their own retentionUntil, or by default a number of years (the node's
+                retention.years, default 5) after the later of their last change and their
+                plan end. The retention job erases them and their placements on its next
+                run, on every node. Identifiers and dates only, never names. Needs a
+                coordinator or admin credential.
+                """,
+            options: [], examples: ["kotosync retention preview", "kotosync retention preview --json"]),
+        Subcommand(
             name: "help", arguments: "[<subcommand>]",
             summary: "this overview, or a subcommand's help",
             details: "", options: [], examples: ["kotosync help list"]),

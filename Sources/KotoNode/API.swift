@@ -56,6 +56,7 @@ struct API: Sendable {
         router.get("/v1/status", endpoint([.admin, .coordinator]) { _, _ in try await status() })
         registerReports(&router)
         registerAudit(&router)
+        registerRetention(&router)
         registerPortability(&router)
         let sync = SyncAPI(config: config, replica: replica, scheduler: scheduler, manifest: manifest)
         router.post("/v1/sync/pull", endpoint([.peer]) { request, caller in try await sync.pull(request, caller: caller) })

@@ -66,6 +66,8 @@ public struct NodeConfig: Sendable {
     public var reports = ReportSettings()
     /// How many years access-log entries are kept (`accessLog.retentionYears`); the daily purge removes older ones.
     public var accessLogRetentionYears = 5
+    /// How long clients are kept and how often the retention job runs (`retention`).
+    public var retention = RetentionSettings()
 
     public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("\(node).sqlite") }
     /// The access log's own file, beside the replica.
@@ -107,7 +109,8 @@ extension NodeConfig {
         let json = try ObjectReader.parseJSON(bytes, key: "")
         var reader = try ObjectReader(json, path: "", allowed: ["node", "listen", "dataDirectory", "secretsFile", "regionManifest",
                                                                 "keyFile", "peers", "sync", "durability", "shutdownGraceSeconds",
-                                                                "limits", "tls", "demoSeed", "reports", "accessLog"])
+                                                                "limits", "tls", "demoSeed", "reports", "retention",
+                                                                "accessLog"])
         let node = try reader.string("node", required: true)!
         guard NodeID.isValid(node) else { throw ConfigError(key: "node", reason: "must be 1–64 characters of a-z, 0-9, - and _") }
         func resolve(_ path: String) -> String {
@@ -194,6 +197,7 @@ extension NodeConfig {
             config.accessLogRetentionYears = try accessLog.integer("retentionYears", in: 1...100).map(Int.init) ?? config.accessLogRetentionYears
             try accessLog.finish()
         }
+        if let retention = reader.raw("retention") { config.retention = try RetentionSettings.parse(retention, key: "retention") }
         try reader.finish()
         return config
     }

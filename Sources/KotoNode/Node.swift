@@ -18,6 +18,8 @@ public final class Node: Sendable {
     /// Who read, exported, wrote or erased personal data here (`access.sqlite`).
     public let accessLog: AccessLog
     let server: HTTPServer
+    /// Erases expired clients of this node's municipality (`retention`), daily.
+    let retention: RetentionJob
 
     /// The port the API listens on (the configured one, or the one chosen for port 0).
     public var port: Int { server.port }
@@ -46,6 +48,7 @@ public final class Node: Sendable {
                       access: accessLog)
         api.reader = reader
         api.auditLog = accessLog
+        retention = api.retentionJob
         server = try HTTPServer(host: config.host, port: config.port, limits: config.limits, router: api.router())
     }
 
@@ -132,6 +135,7 @@ public final class Node: Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.scheduler.run() }
                 group.addTask { await self.logPendingPeers() }
+                group.addTask { await self.retention.runLoop() }
             }
         }
         let purge = Task { await accessLog.runDailyPurge() }
