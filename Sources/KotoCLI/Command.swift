@@ -90,6 +90,14 @@ struct ImportRequest: Sendable, Hashable {
     var skipInvalid = false
 }
 
+/// What `audit` does.
+enum AuditCommand: Sendable, Hashable {
+    case verify
+    /// The entries of the UTC days `from` through `to`, as `format` (csv or json).
+    case export(from: String, to: String, format: String, output: String?)
+    case subject(clientID: String)
+}
+
 /// A parsed, checked command line.
 enum Command: Sendable, Hashable {
     case help(topic: String?)
@@ -105,6 +113,7 @@ enum Command: Sendable, Hashable {
     case export(ExportTarget, out: String?)
     case conflicts(RecordKind?)
     case resolve(conflictID: String, value: JSONValue)
+    case audit(AuditCommand)
     case retentionPreview
     case importFile(ImportRequest)
     /// `subject export <client id>`: the record, placements and access-log lines of one client.
@@ -360,12 +369,47 @@ enum CommandLineParser {
                     throw usage(#"--value must be JSON: a string needs its quotes, as in --value '"active"'"#)
                 }
                 return .resolve(conflictID: id, value: value)
+            case "audit":
+                return .audit(try auditCommand())
             case "retention":
                 let action = try positional("an action: preview")
                 guard action == "preview" else { throw usage("retention takes preview (the job itself runs on the daemon)") }
                 return .retentionPreview
             default:
                 throw usage("unknown subcommand `\(topic)`")
+            }
+        }
+
+        mutating func auditCommand() throws(CLIError) -> AuditCommand {
+            let action = try positional("what to do: verify, export or subject")
+            let exportOnly = ["from", "to", "format", "output"]
+            func refuse(for what: String) throws(CLIError) {
+                if let name = exportOnly.first(where: { parsed.values[$0] != nil }) { throw usage("--\(name) does not apply to audit \(what)") }
+            }
+            switch action {
+            case "verify":
+                try refuse(for: "verify")
+                return .verify
+            case "subject":
+                try refuse(for: "subject")
+                let text = try positional("a client id")
+                guard let id = UUID(uuidString: text) else {
+                    throw usage("the client id must be a UUID such as 0b6f2c1e-8c1d-4d9b-9a51-2f0c7a3e9d10")
+                }
+                return .subject(clientID: id.uuidString.lowercased())
+            case "export":
+                func day(_ name: String) throws(CLIError) -> String {
+                    guard let text = parsed.value(name) else { throw usage("audit export needs --\(name) YYYY-MM-DD") }
+                    guard let date = LocalDate(text) else { throw usage("--\(name) must be a date YYYY-MM-DD, such as 2026-11-30") }
+                    return date.description
+                }
+                let from = try day("from"), to = try day("to")
+                guard from <= to else { throw usage("--to must not be before --from") }
+                let format = parsed.value("format")?.lowercased() ?? "csv"
+                guard format == "csv" || format == "json" else { throw usage("--format must be csv or json") }
+                return .export(from: from, to: to, format: format, output: parsed.value("output"))
+            default:
+                throw usage("unknown audit action `\(Sentence.printable(action))`: use verify, export or subject")
             }
         }
 

@@ -219,6 +219,34 @@ struct Subcommand: Sendable {
             options: [.value("value", "JSON", "the field's new value as JSON")],
             examples: [#"kotosync resolve clients:0b6f2c1e-8c1d-4d9b-9a51-2f0c7a3e9d10:status --value '"active"'"#]),
         Subcommand(
+            name: "audit", arguments: "verify | export --from DATE --to DATE | subject <client-id>",
+            summary: "the access log: check its chain, export a period, list who accessed a client",
+            details: """
+                The node's access log records who read, exported, wrote or erased personal
+                data: time, the credential's holder (role, municipality, name), the records'
+                ids, the fields and the stated purpose; identifiers only, never field values.
+                Each entry carries the SHA-256 of the one before it.
+
+                `audit verify` walks the chain from the last purge's signed checkpoint to the
+                signed head: exit 0 when it holds, else exit 1 naming the first broken entry
+                (seq and reason: hash_mismatch, previous_hash_mismatch, seq_gap,
+                bad_checkpoint_signature, bad_head_signature, head_mismatch).
+                `audit export --from DATE --to DATE` writes the entries of those UTC days (both
+                included) as the server's CSV (UTF-8 with BOM, ; separated, CRLF) or, with
+                --format json, its JSON, to standard output or --output FILE.
+                `audit subject <client-id>` lists every entry about one client and their
+                placements, for a data subject's access request.
+                Needs a coordinator or admin credential.
+                """,
+            options: [
+                .value("from", "DATE", "export: the first day, YYYY-MM-DD (UTC)"),
+                .value("to", "DATE", "export: the last day, YYYY-MM-DD (UTC)"),
+                .value("format", "FORMAT", "export: csv (the default) or json"),
+                .value("output", "FILE", "export: write to FILE instead of standard output (replaced; a new file only you may read)"),
+            ],
+            examples: ["kotosync audit verify", "kotosync audit export --from 2026-11-01 --to 2026-11-30 --output access-2026-11.csv",
+                       "kotosync audit subject 0b6f2c1e-8c1d-4d9b-9a51-2f0c7a3e9d10"]),
+        Subcommand(
             name: "retention", arguments: "preview",
             summary: "the clients the retention job would erase next on this node",
             details: """

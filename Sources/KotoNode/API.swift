@@ -15,6 +15,8 @@ struct API: Sendable {
     let manifest: RegionManifest
     /// Where reads, exports, writes and erasures of personal data are recorded (Act 906/2019 §17).
     let access: any AccessRecorder
+    /// The persistent access log the audit endpoints read (`Node` sets it; nil: they answer 503).
+    var auditLog: AccessLog? = nil
     /// Queries go here when set (a read-only second connection), else to the writer.
     var reader: ReplicaReader? = nil
 
@@ -53,6 +55,7 @@ struct API: Sendable {
             .register(in: &router)
         router.get("/v1/status", endpoint([.admin, .coordinator]) { _, _ in try await status() })
         registerReports(&router)
+        registerAudit(&router)
         registerRetention(&router)
         registerPortability(&router)
         let sync = SyncAPI(config: config, replica: replica, scheduler: scheduler, manifest: manifest)

@@ -64,10 +64,14 @@ public struct NodeConfig: Sendable {
     public var advertisedSchemaVersion = ReplicaStore.schemaVersion
     /// Placement targets, deadline rules and the reports' clock (`reports`).
     public var reports = ReportSettings()
+    /// How many years access-log entries are kept (`accessLog.retentionYears`); the daily purge removes older ones.
+    public var accessLogRetentionYears = 5
     /// How long clients are kept and how often the retention job runs (`retention`).
     public var retention = RetentionSettings()
 
     public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("\(node).sqlite") }
+    /// The access log's own file, beside the replica.
+    public var accessLogPath: String { (dataDirectory as NSString).appendingPathComponent("access.sqlite") }
 
     public init(node: String, dataDirectory: String, secretsFile: String, regionManifest: String, keyFile: String) {
         self.node = node
@@ -105,7 +109,8 @@ extension NodeConfig {
         let json = try ObjectReader.parseJSON(bytes, key: "")
         var reader = try ObjectReader(json, path: "", allowed: ["node", "listen", "dataDirectory", "secretsFile", "regionManifest",
                                                                 "keyFile", "peers", "sync", "durability", "shutdownGraceSeconds",
-                                                                "limits", "tls", "demoSeed", "reports", "retention"])
+                                                                "limits", "tls", "demoSeed", "reports", "retention",
+                                                                "accessLog"])
         let node = try reader.string("node", required: true)!
         guard NodeID.isValid(node) else { throw ConfigError(key: "node", reason: "must be 1–64 characters of a-z, 0-9, - and _") }
         func resolve(_ path: String) -> String {
@@ -188,6 +193,10 @@ extension NodeConfig {
         }
         if let seed = try reader.integer("demoSeed", in: 0...Int64.max) { config.demoSeed = UInt64(seed) }
         if let reports = reader.raw("reports") { config.reports = try ReportSettings.parse(reports, key: "reports") }
+        if var accessLog = try reader.object("accessLog", allowed: ["retentionYears"]) {
+            config.accessLogRetentionYears = try accessLog.integer("retentionYears", in: 1...100).map(Int.init) ?? config.accessLogRetentionYears
+            try accessLog.finish()
+        }
         if let retention = reader.raw("retention") { config.retention = try RetentionSettings.parse(retention, key: "retention") }
         try reader.finish()
         return config

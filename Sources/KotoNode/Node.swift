@@ -15,6 +15,8 @@ public final class Node: Sendable {
     public let manifest: RegionManifest
     /// This node's private key (its public key is among its keys in the manifest).
     let signingKey: SigningKey
+    /// Who read, exported, wrote or erased personal data here (`access.sqlite`).
+    public let accessLog: AccessLog
     let server: HTTPServer
     /// Erases expired clients of this node's municipality (`retention`), daily.
     let retention: RetentionJob
@@ -38,10 +40,14 @@ public final class Node: Sendable {
         let store = try ReplicaStore(path: config.databasePath, nodeID: config.node, identity: setup.identity, options: setup.options)
         replica = Replica(store: store)
         let reader = ReplicaReader(try ReadOnlyReplica(path: config.databasePath))
+        accessLog = try AccessLog(path: config.accessLogPath, node: config.node, signingKey: signingKey,
+                                  publicKeys: manifest.member(config.node)?.publicKeys ?? [signingKey.publicKey],
+                                  retentionYears: config.accessLogRetentionYears)
         scheduler = try SyncScheduler(config: config, replica: replica, secrets: secrets)
         var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets, manifest: manifest,
-                      access: InMemoryAccessRecorder())  // the persistent access log replaces this
+                      access: accessLog)
         api.reader = reader
+        api.auditLog = accessLog
         retention = api.retentionJob
         server = try HTTPServer(host: config.host, port: config.port, limits: config.limits, router: api.router())
     }
@@ -132,10 +138,13 @@ public final class Node: Sendable {
                 group.addTask { await self.retention.runLoop() }
             }
         }
-        defer { background.cancel() }
+        let purge = Task { await accessLog.runDailyPurge() }
+        defer { background.cancel(); purge.cancel() }
         try await server.run()
         background.cancel()
+        purge.cancel()
         _ = await background.value
+        _ = await purge.value
         Log.info("node.stopped", ["node": config.node])
     }
 

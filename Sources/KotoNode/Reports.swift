@@ -285,7 +285,8 @@ extension API {
         let format = ExportFormat.requested(by: request, problems: &problems)
         var parameters = ReportRequest(scope: .region, language: language)
         if caller.role == .office { parameters.scope = ReportScope(municipality: caller.municipality) }
-        let allowed = Set(["format", "lang", "table"] + kind.parameters)
+        // `purpose`: the stated purpose the page sends with every CSV download (for the access log).
+        let allowed = Set(["format", "lang", "table", "purpose"] + kind.parameters)
         for item in request.queryItems where !allowed.contains(item.name) {
             problems.append(FieldProblem(field: item.name, reason: "is not a parameter of the \(kind.rawValue) report"))
         }

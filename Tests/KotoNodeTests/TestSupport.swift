@@ -164,13 +164,15 @@ final class TestNode {
     let router: Router
     /// What the API recorded as personal-data accesses.
     let access = InMemoryAccessRecorder()
+    /// The persistent access log, when the node was made with `persistentAccessLog` (the API then records into it).
+    let accessLog: AccessLog?
 
     var nodeID: String { config.node }
 
     /// `separateReader`: queries use a second connection, as `Node` sets it up.
     /// `clockAhead`: how far this node's wall clock (its store's `now`) runs ahead of the real one.
     init(node: String = "jakobstad", peers: [PeerConfig] = TestNode.defaultPeers, separateReader: Bool = false,
-         clockAhead: Duration = .zero, configure: (inout NodeConfig) -> Void = { _ in }) throws {
+         clockAhead: Duration = .zero, persistentAccessLog: Bool = false, configure: (inout NodeConfig) -> Void = { _ in }) throws {
         Log.isEnabled = false
         directory = try TemporaryDirectory()
         var config = NodeConfig(node: node, dataDirectory: directory.path("data"), secretsFile: directory.path("secrets.json"),
@@ -192,7 +194,14 @@ final class TestNode {
         replica = Replica(store: store)
         let secrets = testSecrets(for: node)
         scheduler = try SyncScheduler(config: config, replica: replica, secrets: secrets)
-        var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets, manifest: manifest, access: access)
+        accessLog = persistentAccessLog
+            ? try AccessLog(path: config.accessLogPath, node: node, signingKey: TestKeys.signing[node]!,
+                            publicKeys: manifest.member(node)?.publicKeys ?? [], retentionYears: config.accessLogRetentionYears,
+                            synchronous: .off)
+            : nil
+        var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets, manifest: manifest,
+                      access: accessLog ?? access)
+        api.auditLog = accessLog
         if separateReader {
             api.reader = ReplicaReader(try ReadOnlyReplica(path: config.databasePath))
         }

@@ -455,6 +455,8 @@ def test_health_and_unknown_paths(check, spec_dict, openapi):
 
 def concrete(check, path):
     """The path with its parameters filled in from the demo data (ids that exist)."""
+    if "{clientId}" in path:
+        return path.replace("{clientId}", first_id(check, "clients"))
     if "{id}" not in path:
         return path
     table = path.split("/")[2]
@@ -551,6 +553,27 @@ def test_lists_in_csv(check):
     assert answer.headers["Content-Type"] == "text/csv; charset=utf-8", "GET /v1/conflicts?format=csv answered otherwise"
     assert answer.headers["Content-Disposition"] == 'attachment; filename="conflicts.csv"'
     check.send("GET", "/v1/conflicts?format=csv&limit=5", status=400)
+
+
+def test_audit(check):
+    """The access log: a period (JSON and CSV), the chain's check, one client's entries; refusals."""
+    client = first_id(check, "clients")
+    # A coordinator's read of a client is a personal-data read: it is logged.
+    check.send("GET", f"/v1/clients/{client}", headers={"X-Purpose": "openapi test"}, status=200)
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    period = check.send("GET", f"/v1/audit?from={today}&to={today}", role="admin", status=200).json()
+    assert any(client in entry["ids"] and entry["purpose"] == "openapi test" for entry in period["items"]), \
+        "the coordinator's read of a client is not in the access log"
+    answer = check.send("GET", f"/v1/audit?from={today}&to={today}&format=csv", status=200)
+    assert answer.body.startswith(b"\xef\xbb\xbf") and b"\r\n" in answer.body
+    assert answer.headers["Content-Type"] == "text/csv; charset=utf-8"
+    verified = check.send("GET", "/v1/audit/verify", status=200).json()
+    assert verified["ok"] is True and verified["broken"] is None, f"the access log does not verify: {verified['broken']}"
+    subject = check.send("GET", f"/v1/audit/subject/{client}", status=200).json()
+    assert subject["items"] and all(client in entry["ids"] or entry["kind"] == "placements" for entry in subject["items"])
+    check.send("GET", "/v1/audit?from=2026-02-30&to=2026-03-01", status=400, request_valid=None)
+    check.send("GET", f"/v1/audit?from={today}", status=400, request_valid=False)
+    check.send("GET", "/v1/audit/verify", role="office", status=403, request_valid=None)
 
 
 def test_directory(check):

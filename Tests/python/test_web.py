@@ -321,6 +321,19 @@ def test_csv_download_carries_the_token(browser, region, downloads):
     assert expected.status == 200, f"GET /v1/clients?format=csv answered {expected.status}: CSV for lists is not on this build"
     before = set(os.listdir(downloads))
     browser.find_element(By.ID, "tables-csv").click()
+    # An export is recorded in the access log: the page asks for its purpose first.
+    purpose = wait(browser, lambda d: d.find_element(By.ID, "tables-csv-purpose"), what="the purpose prompt")
+    assert purpose.is_displayed() and browser.switch_to.active_element == purpose, "the purpose field shows, focused"
+    label = browser.find_element(By.CSS_SELECTOR, "label[for='tables-csv-purpose']")
+    assert label.text == "Purpose of this export"
+    assert purpose.get_attribute("required") is not None, "a purpose is required"
+    browser.find_element(By.ID, "tables-csv-confirm").click()
+    time.sleep(1)
+    assert set(os.listdir(downloads)) == before, "nothing is downloaded without a purpose"
+    assert css(browser, "#tables-csv-purpose"), "the prompt stays until a purpose is given"
+    purpose.send_keys("browser test export")
+    browser.find_element(By.ID, "tables-csv-confirm").click()
+    wait(browser, lambda d: not css(d, "#tables-csv-purpose"), what="the prompt to close")
     deadline = time.time() + 20
     added = []
     while time.time() < deadline:
@@ -333,6 +346,13 @@ def test_csv_download_carries_the_token(browser, region, downloads):
         data = f.read()
     assert data.startswith(b"\xef\xbb\xbf"), "the CSV starts with a UTF-8 BOM"
     assert data == expected.body, "the page saved exactly what the API answers with the token"
+    # The stated purpose went with the request, into this node's access log.
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    audit = region.request("GET", f"/v1/audit?from={today}&to={today}")
+    assert audit.status == 200, f"GET /v1/audit answered {audit.status}"
+    exports = [entry for entry in audit.json()["items"]
+               if entry["action"] == "export" and entry["kind"] == "clients" and entry["purpose"] == "browser test export"]
+    assert exports, "no access-log entry of the clients CSV export with the purpose the page asked for"
 
 
 REPORTS = ["overview", "deadlines", "placements", "services", "integrity"]

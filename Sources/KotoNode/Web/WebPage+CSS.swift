@@ -68,6 +68,11 @@ extension WebPage {
         fieldset.filters { display: flex; flex-wrap: wrap; align-items: flex-end; gap: .3rem 1.5rem; padding: .2rem .9rem .5rem; }
         fieldset.filters .toolbar { margin: 0; }
         p.hint { font-size: .85rem; margin: -.2rem 0 .6rem; }
+        .purpose-form { display: flex; flex-direction: column; gap: .3rem; margin: .4rem 0; padding: .5rem .8rem;
+          border: 1px solid var(--line); border-radius: 6px; background: var(--paper); }
+        .purpose-form p.hint { margin: 0; }
+        .purpose-actions { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
+        .purpose-actions input { min-width: 18rem; }
         .toolbar .control { display: flex; flex-direction: column; gap: .2rem; }
         .inline { display: inline-flex; align-items: center; gap: .35rem; font-weight: normal; }
         .chips { display: flex; flex-wrap: wrap; gap: .4rem; list-style: none; padding: 0; margin: .3rem 0; }

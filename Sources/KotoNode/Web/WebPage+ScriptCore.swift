@@ -173,9 +173,43 @@ extension WebPage {
           }
         }
 
+        /**
+         * A CSV download button. An export is a disclosure the node records in its access log
+         * (Act 906/2019 §17), so the button first asks for the purpose, which goes with the
+         * request as `purpose=` (a header could not carry every letter of Finnish or Swedish).
+         */
         function csvButton(path, name, id) {
-          const button = el("button", { type: "button", class: "secondary", id, text: t("csv.download") });
-          button.addEventListener("click", () => downloadCSV(path, name, button));
+          const button = el("button", { type: "button", class: "secondary", id, text: t("csv.download"),
+            "aria-expanded": "false", "aria-controls": `${id}-purpose-form` });
+          let form = null;
+          const close = () => {
+            if (form) form.remove();
+            form = null;
+            button.setAttribute("aria-expanded", "false");
+            button.focus();
+          };
+          button.addEventListener("click", () => {
+            if (form) { form.querySelector("input").focus(); return; }
+            const input = el("input", { type: "text", id: `${id}-purpose`, name: "purpose", maxlength: "200", required: true,
+              autocomplete: "off", "aria-describedby": `${id}-purpose-hint` });
+            form = el("form", { class: "purpose-form", id: `${id}-purpose-form`, role: "group", "aria-labelledby": `${id}-purpose-label` },
+              el("label", { for: `${id}-purpose`, id: `${id}-purpose-label`, text: t("csv.purpose") }),
+              el("p", { class: "hint", id: `${id}-purpose-hint`, text: t("csv.purposeHint") }),
+              el("div", { class: "purpose-actions" }, input,
+                el("button", { type: "submit", id: `${id}-confirm`, text: t("csv.confirm") }),
+                el("button", { type: "button", class: "secondary", id: `${id}-cancel`, text: t("csv.cancel"), onclick: close })));
+            form.addEventListener("submit", (event) => {
+              event.preventDefault();
+              const purpose = input.value.trim();
+              if (!purpose) { input.setAttribute("aria-invalid", "true"); input.focus(); return; }
+              close();
+              downloadCSV(`${path}${path.includes("?") ? "&" : "?"}purpose=${encodeURIComponent(purpose)}`, name, button);
+            });
+            form.addEventListener("keydown", (event) => { if (event.key === "Escape") close(); });
+            button.after(form);
+            button.setAttribute("aria-expanded", "true");
+            input.focus();
+          });
           return button;
         }
 
