@@ -119,6 +119,8 @@ struct OfficeScope: Sendable {
     /// `stored` is the record as it is (nil for a create), `fields` what a create would write.
     func checkWrite(_ kind: RecordKind, _ verb: String, stored: StoredRecord?, creating fields: FieldMap?, in view: MergedView) throws {
         guard let office else { return }
+        // An erased record takes no write at all: the store's 410 says so, whoever asks.
+        if stored?.erased == true { return }
         let values = stored?.fields ?? fields ?? [:]
         switch kind {
         case .client:
