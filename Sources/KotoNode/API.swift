@@ -234,6 +234,7 @@ struct API: Sendable {
                 }
                 query.afterID = value.lowercased()
             case "format", "lang": continue  // checked by ListExport
+            case "purpose": continue  // checked by AccessPurpose
             case "includeDeleted", "includeErased", "conflicted":
                 guard value == "true" || value == "false" else {
                     problems.append(FieldProblem(field: name, reason: "must be true or false"))
