@@ -92,7 +92,8 @@ extension OfficeScope {
         try records.map { record in
             guard record.kind == .client else { return ShownRecord(record: record, visible: nil, view: nil) }
             let clientView = try self.clientView(record, in: view)
-            return ShownRecord(record: record, visible: clientView.fields, view: clientView)
+            // An erased record holds no value at all: every field shows, cleared, whatever the view.
+            return ShownRecord(record: record, visible: record.erased ? nil : clientView.fields, view: clientView)
         }
     }
 
