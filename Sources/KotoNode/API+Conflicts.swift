@@ -71,7 +71,8 @@ extension API {
     }
 
     /// The municipalities a record belongs to: a client's owner, a
-    /// placement's client's owner, the municipalities a service serves. A
+    /// placement's client's owner, its service's municipalities and a municipal
+    /// placement's municipality, the municipalities a service serves. A
     /// conflict on that very field counts every contested value, so either
     /// side's office can settle it.
     private static func resolutionTarget(_ record: StoredRecord, conflicts: [OpenConflict], view: MergedView) throws -> ResolutionTarget {
@@ -96,6 +97,8 @@ extension API {
                 guard let text = client.text, let id = UUID(uuidString: text), let found = try view.record(.client, id: id) else { continue }
                 municipalities.formUnion(codes(found.fields["ownerMunicipality"]))
             }
+            // As for writes (`OfficeScope`): the office of its service or of a municipal placement's municipality too.
+            municipalities.formUnion(try OfficeScope.placementMunicipalities(record.fields, in: view))
         }
         if conflicts[0].field == scopeField, record.kind != .placement {
             for value in values { municipalities.formUnion(codes(value)) }

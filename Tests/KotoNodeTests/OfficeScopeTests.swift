@@ -274,6 +274,19 @@ struct ScopeFixture {
         #expect(record["conflicts"]?.arrayValue?.map { $0["field"] } == [.string("status")])
     }
 
+    /// A placement is the office's to settle when it is into its service, as it is the office's to write.
+    @Test func theOfficeOfAPlacementsServiceResolvesItsConflicts() async throws {
+        let pair = try ConflictResolutionAPITests.Pair()
+        let client = try await pair.node.create(.client, SampleJSON.client(number: 1, owner: 893))
+        let service = try await pair.node.create(.service, SampleJSON.service(municipalities: "[598]"))
+        let placement = try await pair.node.create(.placement, SampleJSON.enrolment(client: client, service: service))
+        let conflict = try await pair.conflict(.placement, placement, "status", ours: #""waiting""#, theirs: .text("referred"))
+        let stranger = try await pair.resolve(conflict, as: .officeOf(288), json: #"{"value":"waiting"}"#)
+        #expect(stranger.status == .forbidden && stranger.errorCode == "forbidden_scope")
+        #expect(try await pair.resolve(conflict, as: .office, json: #"{"value":"waiting"}"#).status == .ok)
+        #expect(try await pair.openConflicts == 0)
+    }
+
     @Test func anOfficeResolvesNoConflictOfAnotherMunicipalitysClient() async throws {
         let pair = try ConflictResolutionAPITests.Pair()
         let id = try await pair.node.create(.client, SampleJSON.client())
