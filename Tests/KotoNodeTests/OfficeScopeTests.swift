@@ -157,7 +157,8 @@ struct ScopeFixture {
 /// → the status, the error code and field a refusal names, and exactly the
 /// fields a read shows.
 @Suite struct OfficeScopeTests {
-    @Test(arguments: ScopeCase.all)
+    /// Serialized: 284 fixtures at once would crowd the timing-sensitive sync tests running beside them.
+    @Test(.serialized, arguments: ScopeCase.all)
     func scopeMatrix(_ cell: ScopeCase) async throws {
         let fixture = try await ScopeFixture()
         let node = fixture.node
