@@ -76,6 +76,18 @@ struct QueryItem: Sendable, Hashable {
 enum ExportTarget: Sendable, Hashable {
     case list(RecordKind, ListQuery, language: String?)
     case report(String, ReportQuery)
+    /// `GET /v1/export/koto-digi`: JSON, or one CSV table (clients or placements).
+    case kotoDigi(csv: Bool, table: String?)
+}
+
+/// The parameters of `import`.
+struct ImportRequest: Sendable, Hashable {
+    var kind: RecordKind
+    var file: String
+    /// csv or json; nil: from the file name, else from the content.
+    var format: String?
+    var dryRun = false
+    var skipInvalid = false
 }
 
 /// A parsed, checked command line.
@@ -93,6 +105,9 @@ enum Command: Sendable, Hashable {
     case export(ExportTarget, out: String?)
     case conflicts(RecordKind?)
     case resolve(conflictID: String, value: JSONValue)
+    case importFile(ImportRequest)
+    /// `subject export <client id>`: the record, placements and access-log lines of one client.
+    case subjectExport(clientID: String, out: String?)
 }
 
 struct Invocation: Sendable, Hashable {
@@ -311,7 +326,23 @@ enum CommandLineParser {
                 let name = try positional("a report name (overview, deadlines, placements, services or integrity)")
                 return .report(try Self.reportName(name, usage: usage), try reportQuery())
             case "export":
-                return .export(try exportTarget(), out: parsed.value("out"))
+                if parsed.value("out") != nil, parsed.value("output") != nil { throw usage("--out and --output are the same option: give one") }
+                return .export(try exportTarget(), out: parsed.value("out") ?? parsed.value("output"))
+            case "import":
+                var request = ImportRequest(kind: try kind(), file: try positional("a FILE to import (- for standard input)"))
+                if let format = parsed.value("format")?.lowercased() {
+                    guard format == "csv" || format == "json" else { throw usage("--format must be csv or json") }
+                    request.format = format
+                }
+                request.dryRun = parsed.has("dry-run")
+                request.skipInvalid = parsed.has("skip-invalid")
+                return .importFile(request)
+            case "subject":
+                let action = try positional("an action: export")
+                guard action == "export" else { throw usage("unknown subject action `\(Sentence.printable(action))`: use subject export <client id>") }
+                let text = try positional("a client id")
+                guard let id = UUID(uuidString: text) else { throw usage("the client id must be a UUID such as 0b6f2c1e-8c1d-4d9b-9a51-2f0c7a3e9d10") }
+                return .subjectExport(clientID: id.uuidString.lowercased(), out: parsed.value("output"))
             case "conflicts":
                 return .conflicts(try parsed.value("kind").map { text throws(CLIError) in try Self.kind(text, usage: usage) })
             case "resolve":
@@ -334,13 +365,29 @@ enum CommandLineParser {
         }
 
         mutating func exportTarget() throws(CLIError) -> ExportTarget {
-            let first = try positional("what to export: a kind (services, clients, placements) or report <name>")
+            let first = try positional("what to export: a kind (services, clients, placements), report <name> or koto-digi")
             let listOnly = ["filter", "deleted"], reportOnly = ["table", "year", "municipality", "status"]
             func refuse(_ names: [String], for what: String) throws(CLIError) {
                 if let name = names.first(where: { parsed.values[$0] != nil || parsed.has($0) }) {
                     throw usage("--\(name) does not apply to \(what)")
                 }
             }
+            if first == "koto-digi" {
+                try refuse(listOnly + ["year", "municipality", "status", "lang"], for: "the Koto-digi export")
+                var csv = parsed.has("csv")
+                if let format = parsed.value("format")?.lowercased() {
+                    guard format == "csv" || format == "json" else { throw usage("--format must be json or csv") }
+                    if csv && format == "json" { throw usage("--csv and --format json contradict each other") }
+                    csv = format == "csv"
+                }
+                let table = parsed.value("table")
+                if let table {
+                    guard csv else { throw usage("--table applies to the CSV (--format csv): the JSON holds both tables") }
+                    guard table == "clients" || table == "placements" else { throw usage("--table must be clients or placements") }
+                }
+                return .kotoDigi(csv: csv, table: table)
+            }
+            if parsed.value("format") != nil { throw usage("--format applies to export koto-digi; lists and reports export CSV") }
             if first != "report", let kind = try? Self.kind(first, usage: usage) {
                 try refuse(reportOnly, for: "a list")
                 return .list(kind, try listQuery(allowAll: false), language: try language())

@@ -24,12 +24,14 @@ final class DaemonClient {
     /// The base URL as messages show it: without any user:password part.
     var displayURL: String { URLText.withoutUserInfo(settings.baseURL) }
 
-    /// Sends one request and returns a 2xx response; anything else throws.
+    /// Sends one request and returns a 2xx response (or one whose status is in
+    /// `passing`, for the caller to read); anything else throws.
     func send(_ method: HTTPMethod, _ path: String, query: [QueryItem] = [], body: [UInt8]? = nil,
-              accept: String = "application/json") throws(CLIError) -> HTTPResponse {
+              accept: String = "application/json", contentType: String = "application/json",
+              passing: Set<Int> = []) throws(CLIError) -> HTTPResponse {
         var headers: HTTPHeaders = ["Accept": accept]
         if let token = settings.token { headers["Authorization"] = "Bearer \(token)" }
-        if body != nil { headers["Content-Type"] = "application/json" }
+        if body != nil { headers["Content-Type"] = contentType }
         if let language = settings.acceptLanguage { headers["Accept-Language"] = language }
         let url = settings.baseURL + path + URLText.query(query)
         let response: HTTPResponse
@@ -38,7 +40,7 @@ final class DaemonClient {
         } catch {
             throw transportError(error)
         }
-        guard (200..<300).contains(response.status.code) else {
+        guard (200..<300).contains(response.status.code) || passing.contains(response.status.code) else {
             throw .failure(ServerError.sentence(for: response, sentToken: settings.token != nil))
         }
         return response
@@ -93,7 +95,9 @@ enum ServerError {
             let problems = (error["problems"]?.arrayValue ?? []).compactMap { problem -> String? in
                 guard let field = problem["field"]?.stringValue else { return nil }
                 let reason = problem["reason"]?.stringValue.map { trimmed(Sentence.printable($0)) } ?? "is invalid"
-                return "\(Sentence.printable(field)): \(reason)"
+                // An import's problems name the file's row too.
+                let row = problem["row"]?.int64Value.map { "row \($0) " } ?? ""
+                return "\(row)\(Sentence.printable(field)): \(reason)"
             }
             if !problems.isEmpty { text += " — " + problems.joined(separator: "; ") }
             let code = error["code"]?.stringValue.map { " " + Sentence.printable($0) } ?? ""

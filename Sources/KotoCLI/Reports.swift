@@ -29,6 +29,13 @@ extension Runner {
             path = URLText.path("v1", "reports", name)
             items = query.items
             if let table = query.table { items.append(QueryItem("table", table)) }
+        case .kotoDigi(let csv, let table):
+            path = "/v1/export/koto-digi"
+            items = table.map { [QueryItem("table", $0)] } ?? []
+            if !csv {
+                let response = try client.send(.get, path, query: [QueryItem("format", "json")])
+                return try writeOut(response.body, to: out)
+            }
         }
         items.append(QueryItem("format", "csv"))
         let response = try client.send(.get, path, query: items, accept: "text/csv")
@@ -37,12 +44,17 @@ extension Runner {
             throw .failure("the server answered \(type.isEmpty ? "without a content type" : type) instead of CSV; "
                 + "does this kotosyncd export CSV yet?")
         }
-        guard let out else { return console.output(response.body) }
+        try writeOut(response.body, to: out)
+    }
+
+    /// `bytes` unchanged to standard output, or to the file `out`.
+    func writeOut(_ bytes: [UInt8], to out: String?) throws(CLIError) {
+        guard let out else { return console.output(bytes) }
         // Owner-only: a list's CSV may hold personal data.
-        guard FileManager.default.createFile(atPath: out, contents: Data(response.body), attributes: [.posixPermissions: 0o600]) else {
+        guard FileManager.default.createFile(atPath: out, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
             throw .failure("cannot write \(Sentence.printable(out))")
         }
-        console.error("wrote \(response.body.count) bytes to \(Sentence.printable(out))\n")
+        console.error("wrote \(bytes.count) bytes to \(Sentence.printable(out))\n")
     }
 }
 

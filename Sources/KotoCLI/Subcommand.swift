@@ -125,8 +125,48 @@ struct Subcommand: Sendable {
             ],
             examples: ["kotosync report placements --year 2026", "kotosync report deadlines --municipality kronoby --status overdue"]),
         Subcommand(
-            name: "export", arguments: "<kind> | report <name>",
-            summary: "CSV of a list or a report, byte for byte as the server writes it",
+            name: "import", arguments: "<kind> FILE",
+            summary: "services, clients or placements from a CSV or JSON file, every row checked",
+            details: """
+                FILE (or - for standard input) is CSV as Excel saves it in Finland (; separated,
+                UTF-8 with or without BOM, or Windows-1252) or JSON (an array of objects, or
+                {"items": [...]}). The header names fields by their API names (givenName) or
+                by the labels kotosync's own CSV exports write, so an exported file imports
+                back. The format follows the file name (.csv, .json), else its content.
+                Every row is checked as a record written alone would be; each problem is
+                printed with its row (the header is row 1) and column. Nothing is written
+                unless every row is valid — or, with --skip-invalid, the valid rows are and
+                the others are listed. All rows are written in one transaction. A re-run of
+                the same file creates nothing new: clients match by client number in their
+                municipality, other records by an id column or their natural key (see
+                docs/export.md). --dry-run reports what an import would do and writes
+                nothing; it exits 1 if a row has problems. Needs an office credential; an
+                office imports its own municipality's records. For files of tens of thousands
+                of rows give a longer --timeout.
+                """,
+            options: [
+                .flag("dry-run", "check every row and report, write nothing"),
+                .flag("skip-invalid", "write the valid rows, list the skipped ones"),
+                .value("format", "csv|json", "the file's format (default: from its name, else its content)"),
+            ],
+            examples: ["kotosync import clients asiakkaat.csv --dry-run", "kotosync import placements placements.json --skip-invalid"]),
+        Subcommand(
+            name: "subject", arguments: "export <client-id>",
+            summary: "everything held about one client, for a data subject's access request",
+            details: """
+                Writes one JSON document: the client's whole record, every placement of the
+                client (deleted ones too) and the access-log lines about the client (who read,
+                exported or changed the data, and when), for a request under GDPR Art. 15.
+                The access-log lines need the coordinator's credential; a daemon without the
+                access log (GET /v1/audit/subject answering 404) is an error and nothing is
+                written. The document holds personal data: --output writes a file only you
+                may read.
+                """,
+            options: [.value("output", "FILE", "write to FILE instead of standard output (a new file only you may read)")],
+            examples: ["kotosync subject export 0b6f2c1e-8c1d-4d9b-9a51-2f0c7a3e9d10 --output subject.json"]),
+        Subcommand(
+            name: "export", arguments: "<kind> | report <name> | koto-digi",
+            summary: "CSV of a list or a report, byte for byte as the server writes it; the Koto-digi export",
             details: """
                 Writes the server's CSV (UTF-8 with BOM, ; separated, CRLF: it opens in
                 Excel with Finnish and Swedish settings) unchanged to standard output or
@@ -135,12 +175,18 @@ struct Subcommand: Sendable {
                 `export report <name>` a report's table (--table, default the first; --year,
                 --municipality, --status as for report).
                 A name that is not a kind, such as overview, may skip the word report.
-                --csv is the default and only format.
+                For lists and reports --csv is the default and only format.
+                `export koto-digi` writes the clients in your scope with their assessment and
+                plan dates and statuses, and their placements, for the national integration
+                client system: JSON by default, or with --format csv one table (--table
+                clients, the default, or placements). docs/export.md lists the fields.
                 """,
             options: [
-                .flag("csv", "CSV (the default)"),
+                .flag("csv", "CSV (the default for lists and reports)"),
+                .value("format", "json|csv", "koto-digi: JSON (the default) or CSV"),
                 .value("out", "FILE", "write to FILE instead of standard output (replaced; a new file only you may read)"),
-                .value("table", "KEY", "the report's table to export (default: the first)"),
+                .value("output", "FILE", "the same as --out"),
+                .value("table", "KEY", "the report's table to export (default: the first); koto-digi: clients or placements"),
                 .value("lang", "LANG", "header labels in fi, sv or en"),
                 .value("filter", "FIELD=VALUE", repeatable: true, "lists: only records whose FIELD equals VALUE"),
                 .flag("deleted", "lists: include deleted records"),
@@ -149,7 +195,8 @@ struct Subcommand: Sendable {
                 .value("status", "STATE", "deadlines report: overdue, due_soon or ok"),
             ],
             examples: ["kotosync export clients --csv --out clients.csv",
-                       "kotosync export report placements --table municipalities --year 2026 > placements.csv"]),
+                       "kotosync export report placements --table municipalities --year 2026 > placements.csv",
+                       "kotosync export koto-digi --format csv --table placements --output placements.csv"]),
         Subcommand(
             name: "conflicts", arguments: "",
             summary: "open conflicts: fields two offices changed concurrently",

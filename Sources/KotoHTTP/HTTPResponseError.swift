@@ -24,10 +24,13 @@ public protocol HTTPResponseError: Error, CustomStringConvertible {
 public struct HTTPProblem: Sendable, Hashable {
     public var field: String
     public var reason: String
+    /// The row of an imported file the problem is in (the body then says `"row"` too).
+    public var row: Int?
 
-    public init(field: String, reason: String) {
+    public init(field: String, reason: String, row: Int? = nil) {
         self.field = field
         self.reason = reason
+        self.row = row
     }
 }
 
@@ -49,7 +52,10 @@ enum ErrorBody {
         var text = #"{"error":{"code":"# + quoted(code) + #","message":"# + quoted(message)
         if !problems.isEmpty {
             text += #","problems":["#
-            text += problems.map { #"{"field":"# + quoted($0.field) + #","reason":"# + quoted($0.reason) + "}" }.joined(separator: ",")
+            text += problems.map { problem in
+                let row = problem.row.map { #","row":\#($0)"# } ?? ""
+                return #"{"field":"# + quoted(problem.field) + #","reason":"# + quoted(problem.reason) + row + "}"
+            }.joined(separator: ",")
             text += "]"
         }
         text += "}}"

@@ -175,6 +175,26 @@ public actor Replica {
 
     /// A local write; refused with `CatchUpRequired` while the node is catching up.
     public func write(_ kind: RecordKind, id: UUID, _ write: Write) throws -> Change {
+        try requireWritable()
+        switch write {
+        case .create(let fields, let id): return try store.create(kind, id: id, fields: fields)
+        case .update(let fields): return try store.update(kind, id: id, fields: fields)
+        case .delete: return try store.delete(kind, id: id)
+        case .restore: return try store.restore(kind, id: id)
+        case .erase: return try store.erase(kind, id: id)
+        case .resolve(let field, let value): return try store.resolveConflict(kind, id: id, field: field, value: value)
+        }
+    }
+
+    /// Many local writes in one store transaction (an import): refused as
+    /// `write` is, and all of `body`'s writes commit together or none does.
+    public func writeBatch<T: Sendable>(_ body: (ReplicaStore) throws -> T) throws -> T {
+        try requireWritable()
+        return try store.batch { try body(store) }
+    }
+
+    /// Throws why local writes are refused now, if they are.
+    private func requireWritable() throws {
         // A forked history outranks catching up: only a repair mends it.
         if let fork = store.ownFork { throw ReplicaStoreError.ownChainForked(fork) }
         if let target = pendingCatchUp {
@@ -187,14 +207,6 @@ public actor Replica {
             throw CatchUpRequired(ownSeq: store.seq, target: nil, waitingFor: pendingPeers.sorted())
         }
         if let skew = clockSkew { throw skew }
-        switch write {
-        case .create(let fields, let id): return try store.create(kind, id: id, fields: fields)
-        case .update(let fields): return try store.update(kind, id: id, fields: fields)
-        case .delete: return try store.delete(kind, id: id)
-        case .restore: return try store.restore(kind, id: id)
-        case .erase: return try store.erase(kind, id: id)
-        case .resolve(let field, let value): return try store.resolveConflict(kind, id: id, field: field, value: value)
-        }
     }
 
     // MARK: Sync

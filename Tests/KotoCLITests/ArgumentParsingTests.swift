@@ -81,7 +81,7 @@ import Testing
             ("resolve", "resolve needs a conflict id (table:record:field, as conflicts shows it)", "resolve"),
             ("resolve clients:\(id):status", "resolve needs --value JSON, the field's chosen value", "resolve"),
             ("report", "report needs a report name (overview, deadlines, placements, services or integrity)", "report"),
-            ("export", "export needs what to export: a kind (services, clients, placements) or report <name>", "export"),
+            ("export", "export needs what to export: a kind (services, clients, placements), report <name> or koto-digi", "export"),
             ("status --url ftp://example.org", "--url must be an http:// or https:// URL, such as http://127.0.0.1:7100", "status"),
             ("status --timeout 0", "--timeout must be a number of seconds from 0 to 3600", "status"),
             ("help nothing", "no help for `nothing`: it is not a subcommand", "help"),

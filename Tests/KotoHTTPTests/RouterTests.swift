@@ -115,6 +115,12 @@ private func get(_ router: Router, _ target: String, method: HTTPMethod = .get) 
         #expect(response.bodyText == #"{"error":{"code":"record_refused","message":"record 7 refused","problems":[{"field":"name\n","reason":"must be \"short\""}]}}"#)
     }
 
+    @Test func aProblemOfAnImportedRowNamesTheRowToo() {
+        let error = HTTPError(.unprocessableContent, code: "import_invalid", message: "1 of 2 rows have problems",
+                              problems: [HTTPProblem(field: "birthDate", reason: "is required", row: 3), HTTPProblem(field: "kind", reason: "unknown")])
+        #expect(String(decoding: error.response.body, as: UTF8.self) == #"{"error":{"code":"import_invalid","message":"1 of 2 rows have problems","problems":[{"field":"birthDate","reason":"is required","row":3},{"field":"kind","reason":"unknown"}]}}"#)
+    }
+
     @Test func aDomainErrorWithStatus500IsReportedWithItsDescriptionAndLeaksNothing() async throws {
         let reported = Mutex<[String]>([])
         var router = Router()
