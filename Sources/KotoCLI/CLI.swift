@@ -49,6 +49,7 @@ struct Runner {
         case .export(let target, let out): try export(target, out: out)
         case .conflicts(let kind): try conflicts(kind)
         case .resolve(let id, let value): try resolve(id, value: value)
+        case .retentionPreview: try retentionPreview()
         case .importFile(let request): try importFile(request)
         case .subjectExport(let id, let out): try subjectExport(id, out: out)
         }

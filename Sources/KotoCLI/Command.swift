@@ -105,6 +105,7 @@ enum Command: Sendable, Hashable {
     case export(ExportTarget, out: String?)
     case conflicts(RecordKind?)
     case resolve(conflictID: String, value: JSONValue)
+    case retentionPreview
     case importFile(ImportRequest)
     /// `subject export <client id>`: the record, placements and access-log lines of one client.
     case subjectExport(clientID: String, out: String?)
@@ -359,6 +360,10 @@ enum CommandLineParser {
                     throw usage(#"--value must be JSON: a string needs its quotes, as in --value '"active"'"#)
                 }
                 return .resolve(conflictID: id, value: value)
+            case "retention":
+                let action = try positional("an action: preview")
+                guard action == "preview" else { throw usage("retention takes preview (the job itself runs on the daemon)") }
+                return .retentionPreview
             default:
                 throw usage("unknown subcommand `\(topic)`")
             }

@@ -219,6 +219,18 @@ struct Subcommand: Sendable {
             options: [.value("value", "JSON", "the field's new value as JSON")],
             examples: [#"kotosync resolve clients:0b6f2c1e-8c1d-4d9b-9a51-2f0c7a3e9d10:status --value '"active"'"#]),
         Subcommand(
+            name: "retention", arguments: "preview",
+            summary: "the clients the retention job would erase next on this node",
+            details: """
+                Lists the clients of this node's municipality whose retention has ended:
+                their own retentionUntil, or by default a number of years (the node's
+                retention.years, default 5) after the later of their last change and their
+                plan end. The retention job erases them and their placements on its next
+                run, on every node. Identifiers and dates only, never names. Needs a
+                coordinator or admin credential.
+                """,
+            options: [], examples: ["kotosync retention preview", "kotosync retention preview --json"]),
+        Subcommand(
             name: "help", arguments: "[<subcommand>]",
             summary: "this overview, or a subcommand's help",
             details: "", options: [], examples: ["kotosync help list"]),

@@ -67,6 +67,7 @@ struct API: Sendable {
             .register(in: &router)
         router.get("/v1/status", endpoint([.admin, .coordinator]) { _, _ in try await status() })
         registerReports(&router)
+        registerRetention(&router)
         registerPortability(&router)
         let sync = SyncAPI(config: config, replica: replica, scheduler: scheduler, manifest: manifest)
         router.post("/v1/sync/pull", endpoint([.peer]) { request, caller in try await sync.pull(request, caller: caller) })

@@ -64,6 +64,8 @@ public struct NodeConfig: Sendable {
     public var advertisedSchemaVersion = ReplicaStore.schemaVersion
     /// Placement targets, deadline rules and the reports' clock (`reports`).
     public var reports = ReportSettings()
+    /// How long clients are kept and how often the retention job runs (`retention`).
+    public var retention = RetentionSettings()
 
     public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("\(node).sqlite") }
 
@@ -103,7 +105,7 @@ extension NodeConfig {
         let json = try ObjectReader.parseJSON(bytes, key: "")
         var reader = try ObjectReader(json, path: "", allowed: ["node", "listen", "dataDirectory", "secretsFile", "regionManifest",
                                                                 "keyFile", "peers", "sync", "durability", "shutdownGraceSeconds",
-                                                                "limits", "tls", "demoSeed", "reports"])
+                                                                "limits", "tls", "demoSeed", "reports", "retention"])
         let node = try reader.string("node", required: true)!
         guard NodeID.isValid(node) else { throw ConfigError(key: "node", reason: "must be 1–64 characters of a-z, 0-9, - and _") }
         func resolve(_ path: String) -> String {
@@ -186,6 +188,7 @@ extension NodeConfig {
         }
         if let seed = try reader.integer("demoSeed", in: 0...Int64.max) { config.demoSeed = UInt64(seed) }
         if let reports = reader.raw("reports") { config.reports = try ReportSettings.parse(reports, key: "reports") }
+        if let retention = reader.raw("retention") { config.retention = try RetentionSettings.parse(retention, key: "retention") }
         try reader.finish()
         return config
     }

@@ -41,6 +41,13 @@ public struct Caller: Sendable, Equatable, CustomStringConvertible {
     public static func coordinator(name: String) -> Caller { Caller(role: .coordinator, name: name) }
     public static func admin(name: String) -> Caller { Caller(role: .admin, name: name) }
     public static func scrape(name: String) -> Caller { Caller(role: .scrape, name: name) }
+    /// The node's own retention job, as the holder the access log names for
+    /// its erasures: it acts for the municipality whose node runs it (an
+    /// office of that municipality may erase its clients too). No credential
+    /// carries it; `node` names the node whose job it is.
+    public static func retentionJob(node: String, municipality: Int) -> Caller {
+        Caller(role: .office, node: node, municipality: municipality, name: "retention job")
+    }
 
     /// Role and node or municipality, never the person's name (logs must not carry personal data).
     public var description: String {

@@ -16,6 +16,8 @@ public final class Node: Sendable {
     /// This node's private key (its public key is among its keys in the manifest).
     let signingKey: SigningKey
     let server: HTTPServer
+    /// Erases expired clients of this node's municipality (`retention`), daily.
+    let retention: RetentionJob
 
     /// The port the API listens on (the configured one, or the one chosen for port 0).
     public var port: Int { server.port }
@@ -42,6 +44,7 @@ public final class Node: Sendable {
         var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets, manifest: manifest,
                       access: InMemoryAccessRecorder())  // the persistent access log replaces this
         api.reader = reader
+        retention = api.retentionJob
         server = try HTTPServer(host: config.host, port: config.port, limits: config.limits, router: api.router())
     }
 
@@ -128,6 +131,7 @@ public final class Node: Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.scheduler.run() }
                 group.addTask { await self.logPendingPeers() }
+                group.addTask { await self.retention.runLoop() }
             }
         }
         defer { background.cancel() }

@@ -176,24 +176,29 @@ public actor Replica {
     /// A local write; refused with `CatchUpRequired` while the node is catching up.
     public func write(_ kind: RecordKind, id: UUID, _ write: Write) throws -> Change {
         try requireWritable()
+        let change: Change
         switch write {
-        case .create(let fields, let id): return try store.create(kind, id: id, fields: fields)
-        case .update(let fields): return try store.update(kind, id: id, fields: fields)
-        case .delete: return try store.delete(kind, id: id)
-        case .restore: return try store.restore(kind, id: id)
-        case .erase: return try store.erase(kind, id: id)
-        case .resolve(let field, let value): return try store.resolveConflict(kind, id: id, field: field, value: value)
+        case .create(let fields, let id): change = try store.create(kind, id: id, fields: fields)
+        case .update(let fields): change = try store.update(kind, id: id, fields: fields)
+        case .delete: change = try store.delete(kind, id: id)
+        case .restore: change = try store.restore(kind, id: id)
+        case .erase: change = try store.erase(kind, id: id)
+        case .resolve(let field, let value): change = try store.resolveConflict(kind, id: id, field: field, value: value)
         }
+        retryWipeIfPending()
+        return change
     }
 
     /// Many local writes in one store transaction (an import): refused as
     /// `write` is, and all of `body`'s writes commit together or none does.
     public func writeBatch<T: Sendable>(_ body: (ReplicaStore) throws -> T) throws -> T {
         try requireWritable()
-        return try store.batch { try body(store) }
+        let result = try store.batch { try body(store) }
+        retryWipeIfPending()
+        return result
     }
 
-    /// Throws why local writes are refused now, if they are.
+    /// Throws why local writes are refused now, if they are (see `write`).
     private func requireWritable() throws {
         // A forked history outranks catching up: only a repair mends it.
         if let fork = store.ownFork { throw ReplicaStoreError.ownChainForked(fork) }
@@ -209,6 +214,52 @@ public actor Replica {
         if let skew = clockSkew { throw skew }
     }
 
+    /// The retention job's erasure: reads the clients `owner` owns whose
+    /// retention `policy` says ended before `today` and erases up to `limit`
+    /// of them with their placements, in one transaction and in one call on
+    /// the actor, so no write lands between choosing a client and erasing it.
+    /// Refused like any local write while the node may not write.
+    public func eraseExpired(owner: Int, policy: RetentionPolicy, today: LocalDate, limit: Int) throws -> [RetentionFacts] {
+        try requireWritable()
+        let expired = Array(try store.view.retentionFacts(owner: owner) { policy.isExpired($0, today: today) }.prefix(limit))
+        guard !expired.isEmpty else { return [] }
+        try store.batch {
+            for facts in expired {
+                for placement in facts.placements { try store.erase(.placement, id: placement) }
+                try store.erase(.client, id: facts.id)
+            }
+        }
+        retryWipeIfPending()
+        return expired
+    }
+
+    // MARK: Erased content
+
+    private var wipeRetry: Task<Void, Never>?
+
+    /// After a write or batch that erased a row, the store checkpoints and
+    /// truncates the WAL; when a reader on an older snapshot kept that from
+    /// finishing, it is retried (with backoff) until it completes.
+    private func retryWipeIfPending() {
+        guard store.erasedContentPending, wipeRetry == nil else { return }
+        Log.warning("store.wal_truncate_deferred", ["node": nodeID, "reason": "a reader holds an older snapshot"])
+        wipeRetry = Task { await self.retryWipe() }
+    }
+
+    private func retryWipe() async {
+        var delay = Duration.milliseconds(100)
+        while store.erasedContentPending, !Task.isCancelled {
+            try? await Task.sleep(for: delay)
+            do {
+                if try store.wipeErasedContent().completed { Log.info("store.wal_truncated", ["node": nodeID, "after": "retry"]) }
+            } catch {
+                Log.error("store.wal_truncate_failed", ["node": nodeID, "error": String(describing: error)])
+            }
+            delay = min(delay * 2, .seconds(5))
+        }
+        wipeRetry = nil
+    }
+
     // MARK: Sync
 
     /// Applies a peer's batch whole or not at all, counting either outcome.
@@ -217,6 +268,7 @@ public actor Replica {
         do {
             let result = try store.apply(batch, from: peer)
             if !batch.changes.isEmpty { metrics.batchApplied(from: peer, result, duration: ContinuousClock.now - started) }
+            retryWipeIfPending()
             return result
         } catch {
             metrics.batchRefused(from: peer, reason: NodeMetrics.Refusal(error))

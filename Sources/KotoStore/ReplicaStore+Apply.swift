@@ -53,6 +53,7 @@ extension ReplicaStore {
             return ApplyResult(applied: applied, skipped: skipped)
         }
         state = next
+        wipeErasedContentIfPending()
         return result
     }
 

@@ -19,7 +19,7 @@ extension ReplicaStore {
             lastUnsigned = nil
         }
         do {
-            return try database.transaction {
+            let result = try database.transaction {
                 let result = try body()
                 if batchDepth == 1 {
                     // The node's own VV entry, node state and closing signature, once for the whole batch.
@@ -33,6 +33,8 @@ extension ReplicaStore {
                 }
                 return result
             }
+            if batchDepth == 1 { wipeErasedContentIfPending() }
+            return result
         } catch {
             state = saved
             (unsignedRun, lastUnsigned) = batchDepth == 1 ? (0, nil) : savedRun
@@ -183,6 +185,7 @@ extension ReplicaStore {
             return change
         }
         state = next
+        if batchDepth == 0 { wipeErasedContentIfPending() }
         return change
     }
 

@@ -70,6 +70,8 @@ public final class ReplicaStore {
         rows = try RowStore(database: database)
         view = MergedView(database: database, rows: rows)
         state = try Self.loadOrCreateState(database, nodeID: nodeID, now: options.now())
+        // An erase whose truncation a crash cut short: nothing reads yet, so the WAL goes now.
+        _ = try? database.checkpointTruncate()
     }
 
     private static func loadOrCreateState(_ database: Database, nodeID: String, now: UInt64) throws -> NodeState {
@@ -151,6 +153,30 @@ public final class ReplicaStore {
     func saveVersionVectorEntry(_ origin: String, _ next: NodeState) throws {
         try database.run("INSERT INTO version_vector (origin, seq) VALUES (?, ?) ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq",
                          .text(origin), .integer(Int64(next.versionVector[origin])))
+    }
+
+    // MARK: Erased content
+
+    /// True from the commit of an erase (local or applied from a peer) until
+    /// a WAL checkpoint has copied every page into the database file and
+    /// truncated the WAL: until then the WAL's earlier frames may still hold
+    /// the erased values. (Freed cells and pages are zeroed by `secure_delete`.)
+    public var erasedContentPending: Bool { rows.erasedSinceWipe }
+
+    /// Checkpoints the WAL with TRUNCATE. Done after every transaction that
+    /// erased a row; when a reader's older snapshot keeps the checkpoint from
+    /// finishing, `erasedContentPending` stays true and the caller retries.
+    @discardableResult
+    public func wipeErasedContent() throws -> Database.CheckpointResult {
+        let result = try database.checkpointTruncate()
+        if result.completed { rows.erasedSinceWipe = false }
+        return result
+    }
+
+    /// After the outermost transaction: the checkpoint an erase asks for (a failure leaves it pending).
+    func wipeErasedContentIfPending() {
+        guard rows.erasedSinceWipe, !database.isInTransaction else { return }
+        _ = try? wipeErasedContent()
     }
 
     /// Records that this node's own chain forked (a restored node reused a

@@ -20,6 +20,9 @@ final class RowStore {
     private let tables: [TableStatements]
     /// The change log's append; nil on a read-only connection.
     private let appendToLog: Statement?
+    /// Set when a merge erased a row: until a WAL checkpoint has truncated
+    /// the log, earlier versions of its pages may still hold its values.
+    var erasedSinceWipe = false
 
     init(database: Database, writable: Bool = true) throws {
         self.database = database
@@ -90,6 +93,7 @@ final class RowStore {
         let wasErased = row.state.erased
         let effect = row.state.apply(change)
         if effect.erasedNow {
+            erasedSinceWipe = true
             // Payloads go, their digests stay: purged entries still verify.
             try database.run("UPDATE change_log SET payload = NULL WHERE record = ? AND row_id = ? AND kind != ?",
                              .text(kind.table), .text(id), .integer(Int64(ChangeKind.erase.rawValue)))

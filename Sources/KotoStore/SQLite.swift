@@ -69,6 +69,51 @@ public final class Database {
         try execute("PRAGMA cache_size = -32768")
         // Savepoint sub-journals and temporary indexes in memory, not temp files.
         try execute("PRAGMA temp_store = MEMORY")
+        // Deleted content is overwritten with zeros (cells, freed pages), so an
+        // erased client's values do not linger in free space; never left to the
+        // library's compile-time default, and refused if it does not hold.
+        try execute("PRAGMA secure_delete = ON")
+        try requireSecureDelete()
+    }
+
+    /// Throws unless `secure_delete` reads back 1 on this connection: a build
+    /// of SQLite that ignores it would leave erased values in free pages.
+    public func requireSecureDelete() throws(SQLiteError) {
+        let value = try? query("PRAGMA secure_delete") { $0.int64(0) }.first
+        guard value == 1 else {
+            throw SQLiteError(resultCode: SQLITE_MISUSE, message: "PRAGMA secure_delete reads back \(value.map(String.init) ?? "nothing"), "
+                              + "not 1: deleted content would stay in the file; refusing to use \(path)")
+        }
+    }
+
+    /// What a WAL checkpoint did: whether it completed (every frame copied
+    /// into the database and the WAL truncated to zero bytes) or a reader
+    /// holding an older snapshot kept it from finishing.
+    public struct CheckpointResult: Sendable, Equatable {
+        /// Frames in the WAL when the checkpoint ended (0 after a truncation).
+        public let logFrames: Int
+        /// Frames copied into the database file.
+        public let checkpointedFrames: Int
+        /// False when another connection was busy until the timeout (SQLITE_BUSY).
+        public let completed: Bool
+    }
+
+    /// `wal_checkpoint(TRUNCATE)`: copies every frame into the database file
+    /// and truncates the WAL to zero bytes, so no earlier version of a page
+    /// (an erased value among them) survives in it. Waits up to
+    /// `busyTimeoutMillis` for readers on older snapshots; when they outlast
+    /// it, `completed` is false and the caller retries later.
+    public func checkpointTruncate(busyTimeoutMillis: Int32 = 2000) throws(SQLiteError) -> CheckpointResult {
+        sqlite3_busy_timeout(handle, busyTimeoutMillis)
+        defer { sqlite3_busy_timeout(handle, 5000) }
+        var logFrames: Int32 = 0
+        var checkpointed: Int32 = 0
+        let code = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &logFrames, &checkpointed)
+        if code == SQLITE_BUSY || code & 0xff == SQLITE_BUSY || code == SQLITE_LOCKED {
+            return CheckpointResult(logFrames: Int(logFrames), checkpointedFrames: Int(checkpointed), completed: false)
+        }
+        guard code == SQLITE_OK else { throw error(code, sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        return CheckpointResult(logFrames: Int(logFrames), checkpointedFrames: Int(checkpointed), completed: logFrames == 0)
     }
 
     deinit {
@@ -113,6 +158,7 @@ public final class Database {
     /// Runs a statement with the given bindings to completion.
     public func run(_ sql: String, _ values: SQLiteValue...) throws(SQLiteError) {
         let statement = try statement(sql)
+        defer { statement.reset() }
         try statement.bind(values)
         while try statement.step() {}
     }
@@ -120,6 +166,10 @@ public final class Database {
     /// All rows of a query, each mapped by `row`.
     public func query<T>(_ sql: String, _ values: [SQLiteValue] = [], row: (Statement) throws -> T) throws -> [T] {
         let statement = try statement(sql)
+        // Reset on the way out, also when `row` throws: a statement left
+        // standing on a row would hold its read snapshot (and so keep a WAL
+        // checkpoint from truncating) until its next use.
+        defer { statement.reset() }
         try statement.bind(values)
         var result: [T] = []
         while try statement.step() {
