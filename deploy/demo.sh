@@ -44,12 +44,15 @@ for port in "${ports[@]}"; do
 done
 
 # Git does not keep file modes; the daemon refuses key and secrets files
-# that grant anything to group or others.
+# that grant anything to group or others (and a data directory wider than 0700).
 chmod 600 Config/demo/keys/*.key Config/demo/secrets/*.json
 # The scrape credential for deploy/prometheus/prometheus.yml (git-ignored).
 (umask 077 && jq -er .scrape "$credentials" > deploy/prometheus/scrape.token)
 $keep || rm -rf .demo/data
-mkdir -p .demo/data .demo/logs
+mkdir -p .demo/logs
+# The five demo nodes share one data directory: owner only, as the daemon requires.
+mkdir -p -m 700 .demo/data
+chmod 700 .demo/data
 
 pids=()
 stop_all() {

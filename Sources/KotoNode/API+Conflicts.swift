@@ -38,11 +38,14 @@ extension API {
     /// What deciding whether the caller may resolve a conflict takes.
     private struct ResolutionTarget: Sendable {
         let municipalities: Set<Int>
+        /// The field that decides whose the record is (`ownerMunicipality`, `municipalities`, `clientId`).
+        let field: String
         /// Where the record belongs, for the 403 message ("municipality 440", "municipalities 598, 599").
         let scope: String
     }
 
-    func resolveConflict(_ request: HTTPRequest, caller: Caller) async throws -> HTTPResponse {
+    func resolveConflict(_ request: HTTPRequest, _ context: AccessContext) async throws -> HTTPResponse {
+        let caller = context.caller
         guard let text = request.pathParameters["id"], let conflict = ConflictID(text) else {
             throw HTTPError.notFound("no open conflict has this id; ids are <table>:<rowId>:<field> as GET /v1/conflicts lists them")
         }
@@ -53,8 +56,9 @@ extension API {
         }
         guard let target else { throw HTTPError.notFound("no open conflict \(conflict)") }
         if caller.role == .office, let own = caller.municipality, !target.municipalities.contains(own) {
-            throw HTTPError.forbidden("an office resolves conflicts of its own municipality's records only: this \(conflict.kind.rawValue) "
-                                      + "belongs to \(target.scope), not to municipality \(own)")
+            throw ScopeRefusal(caller: caller, action: "resolve this conflict: an office resolves conflicts of its own municipality's "
+                               + "records only, and this \(conflict.kind.rawValue) belongs to \(target.scope)",
+                               problems: [FieldProblem(field: target.field, reason: "does not name municipality \(own)")])
         }
         let value = try Self.resolutionValue(request, conflict: conflict)
         // The store checks again: resolved (or erased) since the check above is `ConflictNotOpen`, a 404.
@@ -62,11 +66,13 @@ extension API {
         scheduler.localChange()
         Log.info("conflict.resolved", ["kind": conflict.kind.rawValue, "id": conflict.rowID.lowercased, "field": conflict.field,
                                        "dot": change.dot.description, "by": caller.description])
-        return try await show(conflict.kind, id: conflict.rowID)
+        if conflict.kind != .service { try await context.record(.write, conflict.kind, ids: [conflict.rowID], fields: [conflict.field]) }
+        return try await show(conflict.kind, id: conflict.rowID, context)
     }
 
     /// The municipalities a record belongs to: a client's owner, a
-    /// placement's client's owner, the municipalities a service serves. A
+    /// placement's client's owner, its service's municipalities and a municipal
+    /// placement's municipality, the municipalities a service serves. A
     /// conflict on that very field counts every contested value, so either
     /// side's office can settle it.
     private static func resolutionTarget(_ record: StoredRecord, conflicts: [OpenConflict], view: MergedView) throws -> ResolutionTarget {
@@ -91,6 +97,8 @@ extension API {
                 guard let text = client.text, let id = UUID(uuidString: text), let found = try view.record(.client, id: id) else { continue }
                 municipalities.formUnion(codes(found.fields["ownerMunicipality"]))
             }
+            // As for writes (`OfficeScope`): the office of its service or of a municipal placement's municipality too.
+            municipalities.formUnion(try OfficeScope.placementMunicipalities(record.fields, in: view))
         }
         if conflicts[0].field == scopeField, record.kind != .placement {
             for value in values { municipalities.formUnion(codes(value)) }
@@ -101,7 +109,7 @@ extension API {
         case 1: "municipality \(sorted[0])"
         default: "municipalities \(sorted.joined(separator: ", "))"
         }
-        return ResolutionTarget(municipalities: municipalities, scope: scope)
+        return ResolutionTarget(municipalities: municipalities, field: scopeField, scope: scope)
     }
 
     /// The body `{"value": <the field's JSON value, null allowed>}` as the field's value.

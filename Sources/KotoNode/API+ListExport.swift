@@ -24,22 +24,30 @@ enum ListExport {
         return ExportFormat.requested(by: request, problems: &ignored) == .csv
     }
 
-    /// The header (`id`, then every field of the kind, labelled) and one line per record.
-    static func csv(_ kind: RecordKind, _ records: [StoredRecord], _ language: ReportLanguage) -> [UInt8] {
-        let header = ([ReportLabels.column("id", language)]) + kind.fields.map { ReportLabels.column($0.name, language) }
-        let rows = records.map { record in
-            [record.id.lowercased] + kind.fields.map { spec in cell(record.fields[spec.name] ?? .null, spec) }
+    /// The header (`id`, then every field of the kind, labelled; for clients
+    /// last the `view` the caller has of each) and one line per record; a
+    /// field the caller may not see is an empty cell.
+    static func csv(_ kind: RecordKind, _ records: [ShownRecord], _ language: ReportLanguage) -> [UInt8] {
+        var header = ([ReportLabels.column("id", language)]) + kind.fields.map { ReportLabels.column($0.name, language) }
+        if kind == .client { header.append(ReportLabels.column("view", language)) }
+        let rows = records.map { shown in
+            var row = [shown.record.id.lowercased] + kind.fields.map { spec in
+                shown.visible?.contains(spec.name) == false ? "" : cell(shown.record.fields[spec.name] ?? .null, spec)
+            }
+            if kind == .client { row.append(shown.view?.rawValue ?? ClientView.full.rawValue) }
+            return row
         }
         return CSV.encode(header: header, rows: rows)
     }
 
-    /// Open conflicts as CSV: one line per competing value, beside the change that wins.
-    static func conflictsCSV(_ conflicts: [OpenConflict], _ request: HTTPRequest) -> HTTPResponse {
+    /// Open conflicts as CSV: one line per competing value, beside the change
+    /// that wins; a value the caller may not see (`withheld`) is an empty cell.
+    static func conflictsCSV(_ conflicts: [(OpenConflict, Bool)], _ request: HTTPRequest) -> HTTPResponse {
         var ignored: [FieldProblem] = []
         let language = ReportLanguage.requested(by: request, problems: &ignored)
         let keys = ["id", "kind", "rowId", "field", "conflictValue", "dot", "winner", "firstSeen"]
-        let rows = conflicts.map { conflict -> [String] in
-            let value = conflict.record.field(named: conflict.field).map { cell(conflict.value, $0) } ?? ""
+        let rows = conflicts.map { conflict, withheld -> [String] in
+            let value = withheld ? "" : conflict.record.field(named: conflict.field).map { cell(conflict.value, $0) } ?? ""
             let firstSeen = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(conflict.firstSeenMillis) / 1000))
             return ["\(conflict.record.table):\(conflict.rowID.lowercased):\(conflict.field)", conflict.record.rawValue,
                     conflict.rowID.lowercased, conflict.field, value, conflict.dot.description, conflict.winner.description, firstSeen]
@@ -61,11 +69,19 @@ enum ListExport {
 }
 
 extension API {
-    /// The list as CSV: every record `query` selects, in id order.
-    func exportCSV(_ kind: RecordKind, _ query: RecordQuery, _ request: HTTPRequest) async throws -> HTTPResponse {
+    /// The list as CSV: every record `query` selects, in id order, as the
+    /// caller may see them. An export of clients or placements is recorded
+    /// (`.export`, before the answer leaves) with every id it holds.
+    func exportCSV(_ kind: RecordKind, _ query: RecordQuery, _ request: HTTPRequest, _ context: AccessContext) async throws -> HTTPResponse {
         var ignored: [FieldProblem] = []
         let language = ReportLanguage.requested(by: request, problems: &ignored)
-        let records = try await read { try $0.allRecords(kind, query) }
-        return CSV.response(ListExport.csv(kind, records, language), filename: "\(kind.table).csv", language: language)
+        let shown = try await read { view in try context.scope.shown(try view.allRecords(kind, query), in: view) }
+        if kind != .service {
+            let personal = shown.filter { !$0.personalFields.isEmpty }
+            try await context.recordShown(personal, action: .export)
+            let rest = shown.filter { $0.personalFields.isEmpty }.map(\.record.id)
+            if !rest.isEmpty || shown.isEmpty { try await context.record(.export, kind, ids: rest, fields: []) }
+        }
+        return CSV.response(ListExport.csv(kind, shown, language), filename: "\(kind.table).csv", language: language)
     }
 }

@@ -37,20 +37,34 @@ struct API: Sendable {
         registerPageRoutes(&router)
         for kind in RecordKind.allCases {
             let base = "/v1/\(kind.table)"
-            router.post(base, endpoint([.office]) { request, _ in try await create(kind, request) })
-            router.get(base, endpoint([.office, .coordinator]) { request, _ in try await list(kind, request) })
-            router.get("\(base)/{id}", endpoint([.office, .coordinator]) { request, _ in try await show(kind, request) })
-            router.patch("\(base)/{id}", endpoint([.office]) { request, _ in try await update(kind, request) })
-            router.delete("\(base)/{id}", endpoint([.office]) { request, _ in
-                try await simple(kind, request, .delete, status: .noContent)
+            router.post(base, endpoint([.office]) { request, caller in
+                try await create(kind, request, context("POST", base, request, caller))
             })
-            router.post("\(base)/{id}/restore", endpoint([.office]) { request, _ in
-                try await simple(kind, request, .restore, status: .ok)
+            router.get(base, endpoint([.office, .coordinator]) { request, caller in
+                try await list(kind, request, context("GET", base, request, caller))
             })
-            router.post("\(base)/{id}/erase", endpoint([.office]) { request, _ in try await simple(kind, request, .erase, status: .ok) })
+            router.get("\(base)/{id}", endpoint([.office, .coordinator]) { request, caller in
+                try await show(kind, id: id(request), context("GET", "\(base)/{id}", request, caller))
+            })
+            router.patch("\(base)/{id}", endpoint([.office]) { request, caller in
+                try await update(kind, request, context("PATCH", "\(base)/{id}", request, caller))
+            })
+            router.delete("\(base)/{id}", endpoint([.office]) { request, caller in
+                try await simple(kind, request, .delete, status: .noContent, context("DELETE", "\(base)/{id}", request, caller))
+            })
+            router.post("\(base)/{id}/restore", endpoint([.office]) { request, caller in
+                try await simple(kind, request, .restore, status: .ok, context("POST", "\(base)/{id}/restore", request, caller))
+            })
+            router.post("\(base)/{id}/erase", endpoint([.office]) { request, caller in
+                try await simple(kind, request, .erase, status: .ok, context("POST", "\(base)/{id}/erase", request, caller))
+            })
         }
-        router.get("/v1/conflicts", endpoint([.office, .coordinator, .admin]) { request, _ in try await conflicts(request) })
-        router.post("/v1/conflicts/{id}/resolve", endpoint([.office, .coordinator]) { try await resolveConflict($0, caller: $1) })
+        router.get("/v1/conflicts", endpoint([.office, .coordinator, .admin]) { request, caller in
+            try await conflicts(request, context("GET", "/v1/conflicts", request, caller))
+        })
+        router.post("/v1/conflicts/{id}/resolve", endpoint([.office, .coordinator]) { request, caller in
+            try await resolveConflict(request, context("POST", "/v1/conflicts/{id}/resolve", request, caller))
+        })
         ServiceDirectory(registry: manifest.registry) { try await read { try $0.directoryServices(statuses: ServiceDirectory.listed) } }
             .register(in: &router)
         router.get("/v1/status", endpoint([.admin, .coordinator]) { _, _ in try await status() })
@@ -82,6 +96,11 @@ struct API: Sendable {
         }
     }
 
+    /// The access-log context of one request on `method pattern`.
+    func context(_ method: String, _ pattern: String, _ request: HTTPRequest, _ caller: Caller) throws -> AccessContext {
+        try AccessContext(caller: caller, route: "\(method) \(pattern)", request: request, recorder: access)
+    }
+
     // MARK: Records
 
     private func body(_ request: HTTPRequest) throws -> JSONValue {
@@ -99,7 +118,12 @@ struct API: Sendable {
         return id
     }
 
-    private func create(_ kind: RecordKind, _ request: HTTPRequest) async throws -> HTTPResponse {
+    /// The fields of a write, for the access log: every field of a create or an update, nothing of a delete or restore.
+    private static func written(_ kind: RecordKind, _ fields: FieldMap) -> [String] {
+        kind.fields.map(\.name).filter { fields[$0] != nil }
+    }
+
+    private func create(_ kind: RecordKind, _ request: HTTPRequest, _ context: AccessContext) async throws -> HTTPResponse {
         let json = try body(request)
         var (fields, problems) = RecordJSON.fields(from: json, kind: kind, ignoring: ["id"])
         var id = UUID()
@@ -118,15 +142,31 @@ struct API: Sendable {
                 .filter { !reported.contains($0.field) }
             throw HTTPError.validationFailed(problems)
         }
+        // What the store refuses is a 422 before the scope is asked: a placement of no client is invalid, not forbidden.
+        let checked = fields
+        try await replica.withStore { store in
+            let problems = try store.problems(creating: kind, fields: checked)
+            if !problems.isEmpty { throw HTTPError.validationFailed(problems) }
+            try context.scope.checkWrite(kind, "create", stored: nil, creating: checked, in: store.view)
+        }
         let change = try await replica.write(kind, id: id, .create(fields, id: id))
         scheduler.localChange()
         Log.info("record.created", ["kind": kind.rawValue, "id": id.lowercased, "dot": change.dot.description])
-        let record = try await read { [id] in try $0.record(kind, id: id) }
-        return APIResponse.json(record.map { APIResponse.record($0) } ?? .null, status: .created,
-                                headers: ["Location": "/v1/\(kind.table)/\(id.lowercased)"])
+        if kind != .service { try await context.record(.write, kind, ids: [id], fields: Self.written(kind, fields)) }
+        let shown = try await read { [id] view in try view.record(kind, id: id).map { try context.scope.shown([$0], in: view)[0] } }
+        if let shown { try await context.recordShown([shown]) }
+        return APIResponse.json(shown?.json ?? .null, status: .created, headers: ["Location": "/v1/\(kind.table)/\(id.lowercased)"])
     }
 
-    private func update(_ kind: RecordKind, _ request: HTTPRequest) async throws -> HTTPResponse {
+    /// Refuses a write to the stored record outside the caller's scope; a record that does not exist is left to the store's 404.
+    private func checkScope(_ kind: RecordKind, id: UUID, _ verb: String, _ context: AccessContext) async throws {
+        try await replica.withStore { store in
+            guard let stored = try store.record(kind, id: id) else { return }
+            try context.scope.checkWrite(kind, verb, stored: stored, creating: nil, in: store.view)
+        }
+    }
+
+    private func update(_ kind: RecordKind, _ request: HTTPRequest, _ context: AccessContext) async throws -> HTTPResponse {
         let id = try id(request)
         let (fields, problems) = RecordJSON.fields(from: try body(request), kind: kind)
         if !problems.isEmpty {
@@ -137,37 +177,48 @@ struct API: Sendable {
         guard !fields.isEmpty else {
             throw HTTPError.validationFailed([FieldProblem(field: "(body)", reason: "names no field to update")])
         }
+        try await checkScope(kind, id: id, "update", context)
         let change = try await replica.write(kind, id: id, .update(fields))
         scheduler.localChange()
         Log.info("record.updated", ["kind": kind.rawValue, "id": id.lowercased, "dot": change.dot.description,
                                     "fields": fields.keys.sorted().joined(separator: ",")])
-        return try await show(kind, id: id)
+        if kind != .service { try await context.record(.write, kind, ids: [id], fields: Self.written(kind, fields)) }
+        return try await show(kind, id: id, context)
     }
 
-    private func simple(_ kind: RecordKind, _ request: HTTPRequest, _ write: Replica.Write, status: HTTPStatus) async throws -> HTTPResponse {
+    private func simple(_ kind: RecordKind, _ request: HTTPRequest, _ write: Replica.Write, status: HTTPStatus,
+                        _ context: AccessContext) async throws -> HTTPResponse {
         let id = try id(request)
+        let verb = switch write {
+        case .erase: "erase"
+        case .delete: "delete"
+        default: "restore"
+        }
+        try await checkScope(kind, id: id, verb, context)
         let change = try await replica.write(kind, id: id, write)
         scheduler.localChange()
         Log.info("record.\(change.kind == .erase ? "erased" : (change.kind == .delete ? "deleted" : "restored"))",
                  ["kind": kind.rawValue, "id": id.lowercased, "dot": change.dot.description])
-        if status == .noContent { return HTTPResponse(status: .noContent) }
-        return try await show(kind, id: id)
-    }
-
-    private func show(_ kind: RecordKind, _ request: HTTPRequest) async throws -> HTTPResponse {
-        try await show(kind, id: id(request))
-    }
-
-    func show(_ kind: RecordKind, id: UUID) async throws -> HTTPResponse {
-        let found = try await read { store -> (StoredRecord, [OpenConflict])? in
-            guard let record = try store.record(kind, id: id) else { return nil }
-            return (record, try store.openConflicts(kind, rowID: id))
+        if kind != .service {
+            try await context.record(change.kind == .erase ? .erase : .write, kind, ids: [id],
+                                     fields: change.kind == .erase ? kind.fields.filter(\.personal).map(\.name) : [deletedFieldName])
         }
-        guard let (record, conflicts) = found else { throw HTTPError.notFound("no \(kind.rawValue) \(id.lowercased)", code: "not_found") }
-        return APIResponse.json(APIResponse.record(record, conflicts: conflicts))
+        if status == .noContent { return HTTPResponse(status: .noContent) }
+        return try await show(kind, id: id, context)
     }
 
-    private func list(_ kind: RecordKind, _ request: HTTPRequest) async throws -> HTTPResponse {
+    /// One record as the caller may see it, with its open conflicts on the fields shown.
+    func show(_ kind: RecordKind, id: UUID, _ context: AccessContext) async throws -> HTTPResponse {
+        let found = try await read { view -> (ShownRecord, [OpenConflict])? in
+            guard let record = try view.record(kind, id: id) else { return nil }
+            return (try context.scope.shown([record], in: view)[0], try view.openConflicts(kind, rowID: id))
+        }
+        guard let (shown, conflicts) = found else { throw HTTPError.notFound("no \(kind.rawValue) \(id.lowercased)", code: "not_found") }
+        try await context.recordShown([shown])
+        return APIResponse.json(shown.json(conflicts: conflicts))
+    }
+
+    private func list(_ kind: RecordKind, _ request: HTTPRequest, _ context: AccessContext) async throws -> HTTPResponse {
         var query = RecordQuery()
         var problems: [FieldProblem] = []
         var problemsFound: [FieldProblem] = []
@@ -188,6 +239,7 @@ struct API: Sendable {
                 }
                 query.afterID = value.lowercased()
             case "format", "lang": continue  // checked by ListExport
+            case "purpose": continue  // checked by AccessPurpose
             case "includeDeleted", "includeErased", "conflicted":
                 guard value == "true" || value == "false" else {
                     problems.append(FieldProblem(field: name, reason: "must be true or false"))
@@ -240,17 +292,21 @@ struct API: Sendable {
         if !problems.isEmpty {
             throw HTTPError.invalidQuery(problems)
         }
-        if ListExport.wantsCSV(request) { return try await exportCSV(kind, query, request) }
+        try context.scope.restrict(&query, kind: kind)
+        if ListExport.wantsCSV(request) { return try await exportCSV(kind, query, request, context) }
         let limit = query.limit
         query.limit = limit + 1
-        let records = try await read { [query] in try $0.list(kind, query) }
-        let page = Array(records.prefix(limit))
-        var members: [(String, JSONValue)] = [("items", .array(page.map { APIResponse.record($0) }))]
-        members.append(("next", records.count > limit ? .string(page.last!.id.lowercased) : .null))
+        let (shown, more) = try await read { [query] view in
+            let records = try view.list(kind, query)
+            return (try context.scope.shown(Array(records.prefix(limit)), in: view), records.count > limit)
+        }
+        try await context.recordShown(shown)
+        var members: [(String, JSONValue)] = [("items", .array(shown.map(\.json)))]
+        members.append(("next", more ? .string(shown.last!.record.id.lowercased) : .null))
         return APIResponse.json(.object(members))
     }
 
-    private func conflicts(_ request: HTTPRequest) async throws -> HTTPResponse {
+    private func conflicts(_ request: HTTPRequest, _ context: AccessContext) async throws -> HTTPResponse {
         var kind: RecordKind?
         if let table = request.query("kind") {
             guard let found = RecordKind(table: table) ?? RecordKind(rawValue: table) else {
@@ -261,9 +317,22 @@ struct API: Sendable {
         }
         let problems = ListExport.problems(in: request)
         if !problems.isEmpty { throw HTTPError.invalidQuery(problems) }
-        let conflicts = try await read { [kind] in try $0.openConflicts(kind) }
-        if ListExport.wantsCSV(request) { return ListExport.conflictsCSV(conflicts, request) }
-        return APIResponse.json(.object([("items", .array(conflicts.map(APIResponse.conflict)))]))
+        let shown = try await read { [kind] view in
+            var cache: [UUID: Set<String>?] = [:]
+            return try view.openConflicts(kind).map { ($0, try !context.scope.seesValue(of: $0, in: view, cache: &cache)) }
+        }
+        // The values of clients' personal fields shown are a read (an export, as CSV) of those clients' data.
+        let personal = shown.filter { !$0.1 && $0.0.record == .client && RecordKind.client.field(named: $0.0.field)?.personal == true }
+        var fieldsByClient: [UUID: Set<String>] = [:]
+        for (conflict, _) in personal { fieldsByClient[conflict.rowID, default: []].insert(conflict.field) }
+        var groups: [[String]: [UUID]] = [:]
+        for (id, fields) in fieldsByClient.sorted(by: { $0.key.uuidString < $1.key.uuidString }) { groups[fields.sorted(), default: []].append(id) }
+        let csv = ListExport.wantsCSV(request)
+        for (fields, ids) in groups.sorted(by: { $0.key.joined(separator: ",") < $1.key.joined(separator: ",") }) {
+            try await context.record(csv ? .export : .read, .client, ids: ids, fields: fields)
+        }
+        if csv { return ListExport.conflictsCSV(shown, request) }
+        return APIResponse.json(.object([("items", .array(shown.map { APIResponse.conflict($0.0, withheld: $0.1) }))]))
     }
 
     // MARK: Status

@@ -50,6 +50,7 @@ public enum ForkRepair {
     /// can be contacted (not passive) answered: one that did not might hold
     /// more of this node's changes, and a seq must never be handed out twice.
     public static func run(config: NodeConfig, secrets: Secrets) async throws -> Report {
+        try DataFileModes.check(config)
         let setup = try Node.StoreSetup(config: config, secrets: secrets)
         guard FileManager.default.fileExists(atPath: config.databasePath) else {
             throw RepairError("no database at \(config.databasePath): nothing to repair")
@@ -86,6 +87,7 @@ public enum ForkRepair {
                                          repairedPath: String, report: inout Report) async throws {
         do {
             let old = try ReplicaStore(path: config.databasePath, nodeID: config.node, identity: identity, options: options)
+            try DataFileModes.createFile(repairedPath, key: "dataDirectory")  // 0600, so its -wal and -shm are too
             let repaired = try ReplicaStore(path: repairedPath, nodeID: config.node, identity: identity, options: options)
             let replica = Replica(store: repaired)
             var unreachable: [String] = []

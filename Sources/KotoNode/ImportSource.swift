@@ -63,6 +63,12 @@ struct ImportSource: Sendable {
                 columns.append(nil)
                 continue
             }
+            // A client list's CSV ends with the exporter's `view` (office scopes): not a field, ignored on the way back in.
+            let folded = header.trimmingCharacters(in: .whitespaces).lowercased()
+            if kind == .client, ReportLanguage.allCases.contains(where: { ReportLabels.column("view", $0).lowercased() == folded }) {
+                columns.append(nil)
+                continue
+            }
             guard let name = column(named: header, kind: kind) else {
                 // Not quoted: a file without a header row has a record, personal data, in its first row.
                 source.fileProblems.append(RowProblem(row: 1, column: position,

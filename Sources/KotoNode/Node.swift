@@ -24,6 +24,8 @@ public final class Node: Sendable {
     /// The port the API listens on (the configured one, or the one chosen for port 0).
     public var port: Int { server.port }
 
+    /// Refuses to start when the data directory is wider than 0700 or a file
+    /// in it, the key file or the secrets file wider than 0600 (`DataFileModes`).
     /// Loads the region manifest and the signing key (refusing to start
     /// when this node, a peer or an accepted credential's holder is not a
     /// member, or when the key is not one of this node's keys in the
@@ -32,11 +34,11 @@ public final class Node: Sendable {
     /// check, into a store that is still empty and whose changes no peer holds.
     public init(config: NodeConfig, secrets: Secrets) throws {
         self.config = config
+        try DataFileModes.check(config)
         let setup = try StoreSetup(config: config, secrets: secrets)
         manifest = setup.manifest
         signingKey = setup.identity.signingKey
-        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try DataFileModes.prepare(config)
         let store = try ReplicaStore(path: config.databasePath, nodeID: config.node, identity: setup.identity, options: setup.options)
         replica = Replica(store: store)
         let reader = ReplicaReader(try ReadOnlyReplica(path: config.databasePath))

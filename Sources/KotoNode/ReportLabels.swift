@@ -75,6 +75,7 @@ enum ReportLabels {
         "reason": text("Syy", "Orsak", "Reason"),
         "kind": text("Tietuelaji", "Posttyp", "Record kind"),
         "id": text("Tunniste", "Id", "Id"),
+        "view": text("Näkymä", "Vy", "View"),
         "firstSeen": text("Havaittu ensin", "Först sedd", "First seen"),
         "rowId": text("Tietueen tunniste", "Postens id", "Record id"),
         "conflictValue": text("Kilpaileva arvo", "Konkurrerande värde", "Competing value"),

@@ -53,7 +53,7 @@ public struct Secrets: Sendable {
         let mode = info.st_mode & 0o7777
         guard mode & ~0o600 == 0 else {
             throw ConfigError(key: "secretsFile", reason: "\(path) has mode \(String(format: "%04o", mode)), wider than 0600 "
-                              + "(it must grant nothing to group or others); chmod 600 it")
+                              + "(it must grant nothing to group or others); chmod 600 \(path)")
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(key: "secretsFile", reason: "cannot read \(path)")

@@ -94,7 +94,9 @@ final class BenchRegion {
         self.directory = directory
         let files = FileManager.default
         for sub in ["data", "keys", "secrets"] {
-            try files.createDirectory(at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
+            // Owner only: the daemon refuses a data directory wider than 0700.
+            try files.createDirectory(at: directory.appendingPathComponent(sub), withIntermediateDirectories: true,
+                                      attributes: [.posixPermissions: 0o700])
         }
         let demo = URL(fileURLWithPath: options.demo)
         func copyPrivate(_ path: String) throws {
@@ -194,7 +196,8 @@ final class BenchRegion {
 
     func removeData() throws {
         try FileManager.default.removeItem(at: directory.appendingPathComponent("data"))
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
     }
 
     deinit {
@@ -282,6 +285,8 @@ func runRegionBenchmark(_ arguments: [String]) async {
         for run in 1...options.runs {
             try region.removeData()
             try FileManager.default.copyItem(atPath: prepared, toPath: region.databasePath("jakobstad"))
+            // The daemon refuses a database wider than 0600 (its -wal and -shm take its mode).
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: region.databasePath("jakobstad"))
             // Baseline in the same run: the same changes applied in-process, no HTTP, no wire.
             do {
                 let source = try ReplicaStore(path: region.databasePath("jakobstad"), nodeID: "jakobstad",

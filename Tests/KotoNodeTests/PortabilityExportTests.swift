@@ -139,6 +139,8 @@ import Testing
 
     @Test func anotherMunicipalitysOfficeMayNotExportASubjectButTheCoordinatorMay() async throws {
         let (node, planned, _, _, _, _) = try await seeded()
+        // Larsmo's office wrote its own records while seeding; only what follows counts.
+        let larsmoBefore = node.access.recorded.filter { $0.caller.municipality == 440 }.count
         let own = try await node.send(.get, "/v1/subjects/\(planned.lowercased)", as: .office)
         #expect(own.status == .ok)
         let larsmo = await node.router.handle(try HTTPRequest(method: .get, target: "/v1/subjects/\(planned.lowercased)",
@@ -149,6 +151,6 @@ import Testing
         #expect(try await node.send(.get, "/v1/subjects/\(planned.lowercased)", as: .coordinator).status == .ok)
         #expect(try await node.send(.get, "/v1/subjects/\(UUID().uuidString.lowercased())", as: .coordinator).status == .notFound)
         #expect(try await node.send(.get, "/v1/subjects/not-an-id", as: .coordinator).status == .notFound)
-        #expect(node.access.recorded.filter { $0.caller.municipality == 440 }.isEmpty, "a refused export is not recorded as one")
+        #expect(node.access.recorded.filter { $0.caller.municipality == 440 }.count == larsmoBefore, "a refused export is not recorded as one")
     }
 }

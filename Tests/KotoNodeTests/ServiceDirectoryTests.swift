@@ -90,7 +90,7 @@ import Testing
                 {"type":"municipal_placement","clientId":"\(other.lowercased)","municipality":440,"route":"quota",\
                 "offeredDate":"\(Personal.offeredDate)","arrivalDate":"\(Personal.arrivalDate)","elyReference":"\(Personal.elyReference)",\
                 "wellbeingCountyConsulted":true,"status":"arrived"}
-                """)
+                """, as: .officeOf(440))
             personalIDs += [waiting.lowercased, municipal.lowercased]
         }
 
@@ -422,7 +422,7 @@ import Testing
     @Test func aNodeCutOffFromEveryPeerServesTheDirectoryFromItsReplica() async throws {
         let peers = ["jakobstad", "nykarleby", "pedersore", "larsmo"].map { PeerConfig(node: $0, url: "http://127.0.0.1:9", mode: .pull) }
         try await StatusTests.withRunningNode(peers: peers) { _, base, client in
-            let office: HTTPHeaders = ["Authorization": "Bearer \(Token.office)", "Content-Type": "application/json"]
+            let office: HTTPHeaders = ["Authorization": "Bearer \(Token.office(of: 288))", "Content-Type": "application/json"]
             var created = HTTPResponse(status: .serviceUnavailable)
             for _ in 0..<100 where created.status == .serviceUnavailable {
                 created = try await client.send(.post, "\(base)/v1/services", headers: office,

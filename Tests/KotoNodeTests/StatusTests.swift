@@ -209,7 +209,7 @@ import Testing
         var created = HTTPResponse(status: .serviceUnavailable)
         for _ in 0..<100 where created.status == .serviceUnavailable {
             created = try await client.send(.post, "\(base)/v1/clients",
-                                            headers: ["Authorization": "Bearer \(Token.office)", "Content-Type": "application/json"],
+                                            headers: ["Authorization": "Bearer \(Token.office(of: 288))", "Content-Type": "application/json"],
                                             body: Array(SampleJSON.client(owner: 288).utf8))
             if created.status == .serviceUnavailable {
                 #expect((try? JSONValue.parse(created.body))?["error"]?["code"] == .string("catching_up"))

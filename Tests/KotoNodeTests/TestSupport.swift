@@ -77,6 +77,14 @@ enum Token {
     static let office = "test-office-token-000000001"
     /// The office credential of Larsmo (440), naming a person.
     static let larsmoOffice = "test-office-token-larsmo-01"
+    /// The office credential of any municipality of the region (598 and 440 as above).
+    static func office(of code: Int) -> String {
+        switch code {
+        case 598: office
+        case 440: larsmoOffice
+        default: "test-office-token-\(code)-000001"
+        }
+    }
     static let coordinator = "test-coordinator-token-0001"
     static let admin = "test-admin-token-0000000001"
     /// The metrics scraper's (Prometheus).
@@ -92,6 +100,9 @@ func testSecrets(for node: String = "jakobstad") -> Secrets {
     accepted += [
         Secrets.Accepted(caller: .office(municipality: 598), token: Token.office),
         Secrets.Accepted(caller: .office(municipality: 440, name: "Test Person"), token: Token.larsmoOffice),
+        Secrets.Accepted(caller: .office(municipality: 893), token: Token.office(of: 893)),
+        Secrets.Accepted(caller: .office(municipality: 288), token: Token.office(of: 288)),
+        Secrets.Accepted(caller: .office(municipality: 599), token: Token.office(of: 599)),
         Secrets.Accepted(caller: .coordinator(name: "Test coordinator"), token: Token.coordinator),
         Secrets.Accepted(caller: .admin(name: "Test operator"), token: Token.admin),
         Secrets.Accepted(caller: .scrape(name: "Test Prometheus"), token: Token.scrape),
@@ -103,14 +114,14 @@ func testSecrets(for node: String = "jakobstad") -> Secrets {
 /// header) or someone with an unknown token. `.peer` is larsmo, the test
 /// node's default peer; `.peerOf(node)` another node's peer credential.
 enum TestCaller: Sendable, Equatable, CustomStringConvertible {
-    case peer, peerOf(String), office, coordinator, admin, scrape, none, wrongToken
+    case peer, peerOf(String), office, officeOf(Int), coordinator, admin, scrape, none, wrongToken
 
     static let allCases: [TestCaller] = [.peer, .office, .coordinator, .admin, .scrape, .none, .wrongToken]
 
     var role: Role? {
         switch self {
         case .peer, .peerOf: .peer
-        case .office: .office
+        case .office, .officeOf: .office
         case .coordinator: .coordinator
         case .admin: .admin
         case .scrape: .scrape
@@ -123,6 +134,7 @@ enum TestCaller: Sendable, Equatable, CustomStringConvertible {
         case .peer: Token.peer("larsmo")
         case .peerOf(let node): Token.peer(node)
         case .office: Token.office
+        case .officeOf(let code): Token.office(of: code)
         case .coordinator: Token.coordinator
         case .admin: Token.admin
         case .scrape: Token.scrape
@@ -133,11 +145,24 @@ enum TestCaller: Sendable, Equatable, CustomStringConvertible {
 
     var authorization: String? { token.map { "Bearer \($0)" } }
 
+    /// The office a record's JSON belongs to: its `ownerMunicipality`, or the
+    /// first of its `municipalities`; Jakobstad's (598) for anything else.
+    static func owningOffice(of json: String) -> TestCaller {
+        for key in [#""ownerMunicipality":"#, #""municipalities":["#] {
+            if let range = json.range(of: key) {
+                let digits = json[range.upperBound...].prefix { $0.isNumber }
+                if let code = Int(digits) { return code == 598 ? .office : .officeOf(code) }
+            }
+        }
+        return .office
+    }
+
     var description: String {
         switch self {
         case .peer: "peer"
         case .peerOf(let node): "peer \(node)"
         case .office: "office"
+        case .officeOf(let code): "office \(code)"
         case .coordinator: "coordinator"
         case .admin: "admin"
         case .scrape: "scrape"
@@ -226,10 +251,12 @@ final class TestNode {
         return await router.handle(try HTTPRequest(method: method, target: target, headers: headers))
     }
 
-    /// Creates a record through the API as the office; returns its id.
+    /// Creates a record through the API as the office whose scope it is in
+    /// (`TestCaller.owningOffice(of:)`) unless `as` names another; returns its id.
     @discardableResult
-    func create(_ kind: RecordKind, _ json: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> UUID {
-        let response = try await send(.post, "/v1/\(kind.table)", as: .office, json: json)
+    func create(_ kind: RecordKind, _ json: String, as caller: TestCaller? = nil,
+                sourceLocation: SourceLocation = #_sourceLocation) async throws -> UUID {
+        let response = try await send(.post, "/v1/\(kind.table)", as: caller ?? .owningOffice(of: json), json: json)
         #expect(response.status == .created, "create \(kind) answered \(response.status.code)", sourceLocation: sourceLocation)
         let text = try #require(try response.json["id"]?.stringValue, sourceLocation: sourceLocation)
         return try #require(UUID(uuidString: text), sourceLocation: sourceLocation)

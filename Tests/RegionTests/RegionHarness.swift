@@ -323,8 +323,10 @@ struct Tokens: Sendable {
     }
 }
 
-/// Who calls: `.peer(node)` presents that node's own peer credential.
-enum Role: Sendable { case office, coordinator, admin, peer(String), none }
+/// Who calls: `.office` the node's own municipality's office, `.officeOf(code)`
+/// another municipality's (office scopes: an office writes its own records
+/// only, at whichever node); `.peer(node)` presents that node's own peer credential.
+enum Role: Sendable { case office, officeOf(Int), coordinator, admin, peer(String), none }
 
 // MARK: - HTTP results
 
@@ -441,6 +443,7 @@ final class RegionNode: @unchecked Sendable {
         var headers = extra
         let token: String? = switch role {
         case .office: tokens.office(of: name)
+        case .officeOf(let code): tokens.offices[code]
         case .coordinator: tokens.coordinator
         case .admin: tokens.admin
         case .peer(let node): tokens.peers[node]

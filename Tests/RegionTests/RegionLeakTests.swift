@@ -40,6 +40,7 @@ extension Region {
                         let target = node ?? home
                         let token: String? = switch role {
                         case .office: region.tokens.office(of: target.name)
+                        case .officeOf(let code): region.tokens.offices[code]
                         case .coordinator: region.tokens.coordinator
                         case .admin: region.tokens.admin
                         case .peer(let peer): region.tokens.peers[peer]

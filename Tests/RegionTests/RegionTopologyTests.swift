@@ -37,7 +37,9 @@ extension Region {
                     return atJakobstad && atLarsmo
                 }
                 // An update relayed the same way.
-                let patch = try await region["jakobstad"].send(.patch, "/v1/services/\(fromLarsmo)", json: .fields(["capacity": .number(7)]))
+                // Larsmo's office updates its service at jakobstad.
+                let patch = try await region["jakobstad"].send(.patch, "/v1/services/\(fromLarsmo)", json: .fields(["capacity": .number(7)]),
+                                                               role: .officeOf(municipalityCode("larsmo")))
                 try #require(patch.status == 200, "PATCH at jakobstad: \(patch.status)")
                 try await waitUntil("jakobstad's update at larsmo", timeout: .seconds(20)) {
                     try await region["larsmo"].record(.service, fromLarsmo)?["fields"]?["capacity"]?.int64Value == 7

@@ -346,8 +346,9 @@ def make_conflict(check):
     """A service written concurrently at two offices: an open conflict on its capacity."""
     region = check.region
     for attempt in range(10):
-        sid = check.send("POST", "/v1/services", role="office", body=new_service(nameFi=f"Ristiriita {attempt}"),
-                         status=201).json()["id"]
+        # Serving both municipalities, so each office may write it (office scopes).
+        sid = check.send("POST", "/v1/services", role="office",
+                         body=new_service(nameFi=f"Ristiriita {attempt}", municipalities=[598, 893]), status=201).json()["id"]
         wait_for(lambda: region.request("GET", f"/v1/services/{sid}", node="nykarleby").status == 200,
                  "the new service to reach nykarleby")
         barrier = threading.Barrier(2)

@@ -95,6 +95,7 @@ extension WebPage {
         .badge { display: inline-block; padding: .05rem .55rem; border-radius: 999px; font-weight: 600; border: 1px solid; }
         .badge.ok { color: var(--ok-ink); background: var(--ok-bg); border-color: var(--ok-mark); }
         .badge.warn { color: var(--warn-ink); background: var(--warn-bg); border-color: var(--warn-mark); }
+        .minimised { font-style: italic; color: var(--muted); }
         .badge.bad { color: var(--bad-ink); background: var(--bad-bg); border-color: var(--bad-mark); }
 
         .message { padding: .6rem .9rem; border-radius: 6px; margin: .6rem 0; border: 1px solid; }

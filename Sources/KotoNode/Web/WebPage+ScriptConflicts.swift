@@ -66,7 +66,7 @@ extension WebPage {
         function recordName(table, record) {
           if (!record) return "";
           const fields = record.fields || {};
-          if (table === "clients") return fields.clientNumber || "";
+          if (table === "clients") return fields.clientNumber || (record.view && record.view !== "full" ? t("records.minimised") : "");
           if (table === "services") return (S.lang === "sv" ? fields.nameSv || fields.nameFi : fields.nameFi || fields.nameSv) || "";
           if (table === "placements") return fields.type ? valueLabel(fields.type) : "";
           return "";
@@ -85,7 +85,7 @@ extension WebPage {
           const current = record ? record.fields[group.field] : undefined;
           const winner = group.values[0] && group.values[0].winner;
           versions.append(versionBox(group, field, current, true, winner, feedback, record));
-          for (const item of group.values) versions.append(versionBox(group, field, item.value, false, item.dot, feedback, record));
+          for (const item of group.values) versions.append(versionBox(group, field, item.valueWithheld ? undefined : item.value, false, item.dot, feedback, record));
           card.append(versions);
 
           // Or a new value of the field's own kind.

@@ -311,6 +311,11 @@ extension WebPage {
         }
 
         /** A field value as text (or a node) for tables and conflict views. */
+        /** Shown for a field another municipality's client does not show this office (a minimised view), never an empty name. */
+        function minimisedMarker() {
+          return el("span", { class: "minimised", title: t("records.minimisedTitle"), text: t("records.minimised") });
+        }
+
         function formatValue(spec, value) {
           if (value === null || value === undefined || value === "" || (Array.isArray(value) && value.length === 0)) return "–";
           switch (spec ? spec.type : typeof value) {

@@ -29,6 +29,8 @@ extension WebPage {
             key: "records",
             baseFilters: (table) => (table === "clients" ? [["ownerMunicipality", own]] : table === "services" ? [["municipalities", own]] : []),
             actions: (record, table) => {
+              // Another municipality's client: this office may not edit it, and sees it minimised.
+              if (record.view && record.view !== "full") return minimisedMarker();
               const edit = el("button", { type: "button", class: "secondary edit", text: t("office.edit") });
               edit.setAttribute("aria-label", `${t("office.edit")}: ${kindLabel(table, false)} ${recordName(table, record) || record.id.slice(0, 8)}`);
               edit.addEventListener("click", async () => {

@@ -168,7 +168,8 @@ extension WebPage {
               el("th", { scope: "col", class: "number", text: t("browser.conflicts") }),
               options.actions ? el("th", { scope: "col", text: t("browser.actions") }) : null);
             const body = el("tbody", {}, items.map((record) => el("tr", { "data-id": record.id },
-              columns.map((field) => el("td", { class: numeric(field) ? "number" : field.type === "date" ? "date" : null }, formatValue(field, record.fields[field.name]))),
+              columns.map((field) => el("td", { class: numeric(field) ? "number" : field.type === "date" ? "date" : null },
+                field.name in record.fields ? formatValue(field, record.fields[field.name]) : minimisedMarker())),
               el("td", { class: "number" }, record.openConflicts ? el("span", { class: "badge warn", text: numberText(record.openConflicts) }) : "0"),
               options.actions ? el("td", {}, options.actions(record, table)) : null)));
             tableSlot.append(el("table", { id: `${options.key}-records` },
