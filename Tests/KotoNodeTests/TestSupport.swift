@@ -431,8 +431,9 @@ extension TestNode {
     /// A pull link of this node to `fake`, named as `peer`.
     func link(to fake: FakePeer, peer: String = "larsmo") throws -> PeerLink {
         var config = config
-        config.connectTimeout = .seconds(2)
-        config.requestTimeout = .seconds(5)
+        // Generous: the answer is checked, not its speed, and a loaded 2-core test run can starve the serving thread for seconds.
+        config.connectTimeout = .seconds(10)
+        config.requestTimeout = .seconds(30)
         return try PeerLink(peer: PeerConfig(node: peer, url: fake.url, mode: .pull), config: config, replica: replica,
                             secrets: testSecrets(for: nodeID), onApplied: { _ in })
     }
