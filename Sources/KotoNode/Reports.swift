@@ -280,6 +280,7 @@ extension API {
     }
 
     private func report(_ kind: ReportKind, _ request: HTTPRequest, caller: Caller, builder: ReportBuilder) async throws -> HTTPResponse {
+        let access = try context("GET", "/v1/reports/\(kind.rawValue)", request, caller)
         var problems: [FieldProblem] = []
         let language = ReportLanguage.requested(by: request, problems: &problems)
         let format = ExportFormat.requested(by: request, problems: &problems)
@@ -326,10 +327,29 @@ extension API {
         if !problems.isEmpty { throw HTTPError.invalidQuery(problems) }
         let request = parameters
         let document = try await read { try builder.build(kind, request, from: $0) }
+        if kind == .deadlines, format != .csv || tableKey == "clients" {
+            try await recordDeadlineList(document, rules: builder.settings, csv: format == .csv, access)
+        }
         if format == .csv, let table = document.table(tableKey) {
             return CSV.response(CSV.table(table, language), filename: "\(kind.rawValue)-\(tableKey).csv", language: language)
         }
         return HTTPResponse(status: .ok, headers: ["Content-Type": "application/json", "Content-Language": language.rawValue],
                             body: document.jsonBytes)
+    }
+
+    /// The deadlines work list names clients, and each due date is one of
+    /// their personal dates (first permit, arrival) moved by a rule's period:
+    /// a read of those dates, recorded before the answer leaves.
+    private func recordDeadlineList(_ document: ReportDocument, rules settings: ReportSettings, csv: Bool,
+                                    _ access: AccessContext) async throws {
+        guard let clients = document.table("clients"), let column = clients.columns.firstIndex(where: { $0.key == "clientId" }) else { return }
+        let ids = clients.rows.compactMap { row -> UUID? in
+            guard case .text(let text) = row[column] else { return nil }
+            return UUID(uuidString: text)
+        }
+        let fields = Set(settings.deadlineRules.map(\.rule.from.rawValue))
+            .filter { RecordKind.client.field(named: $0)?.personal == true }
+        guard !ids.isEmpty, !fields.isEmpty else { return }
+        try await access.record(csv ? .export : .read, .client, ids: ids, fields: fields.sorted())
     }
 }

@@ -188,6 +188,15 @@ import Testing
         #expect(rules.first?["from"] == .string("firstPermitDate"))
         #expect(rules.first?["source"] == .string("Laki kotoutumisen edistämisestä 681/2023, 14 §"))
 
+        // The work list is a read of the dates its due dates come from, recorded for the clients it names.
+        let read = try #require(node.access.recorded.last)
+        #expect(read.access.action == .read && read.access.kind == .client && read.access.route == "GET /v1/reports/deadlines")
+        #expect(Set(read.access.ids) == [late, soon, onTime])
+        #expect(read.access.fields == ["firstPermitDate"])
+        let recordedBefore = node.access.recorded.count
+        _ = try await Self.get(node, "/v1/reports/deadlines?format=csv&table=summary")
+        #expect(node.access.recorded.count == recordedBefore, "the summary counts name no client")
+
         let overdue = try await Self.get(node, "/v1/reports/deadlines?status=overdue").json
         #expect(Self.rows(overdue, "clients").map { $0["clientId"] } == [.string(late.lowercased)])
         #expect(Self.rows(overdue, "summary").count == 5, "the summary counts every state")
