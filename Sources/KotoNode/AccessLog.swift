@@ -39,9 +39,8 @@ public actor AccessLog: AccessRecorder {
             action: access.action.rawValue, kind: access.kind.table, ids: access.ids.map(\.lowercased).sorted(),
             fields: access.fields.sorted(), route: access.route, purpose: Self.cleanPurpose(access.purpose))
         do {
-            let entry = try store.append(draft)
-            Log.info("access.recorded", ["seq": String(entry.seq), "action": entry.action, "kind": entry.kind,
-                                         "ids": String(entry.ids.count), "holder": caller.description])
+            // No daemon-log line per entry: the access log is the record, and a line per read would bury the sync events.
+            _ = try store.append(draft)
         } catch {
             Log.error("access.record_failed", ["error": String(describing: error), "route": access.route])
             throw AccessLogUnavailable()
