@@ -29,21 +29,16 @@ struct RegionOptions {
         let packageDemo = here.appendingPathComponent("../../Config/demo").standardizedFileURL.path
         let demo = FileManager.default.fileExists(atPath: "Config/demo/region.json") ? "Config/demo" : packageDemo
         var options = RegionOptions(daemon: here.appendingPathComponent("kotosyncd").path, demo: demo)
-        var index = 0
-        func value() -> String {
-            index += 1
-            guard index < arguments.count else { fail("\(arguments[index - 1]) needs a value") }
-            return arguments[index]
-        }
-        while index < arguments.count {
-            switch arguments[index] {
-            case "--daemon": options.daemon = value()
-            case "--demo": options.demo = value()
-            case "--writes": options.writes = positive(value(), "--writes")
-            case "--changes": options.changes = positive(value(), "--changes")
-            case "--runs": options.runs = positive(value(), "--runs")
-            case "--base-port": options.basePort = positive(value(), "--base-port")
-            case "--batch-size": options.batchSize = positive(value(), "--batch-size")
+        var reader = BenchArguments(arguments)
+        while let flag = reader.next() {
+            switch flag {
+            case "--daemon": options.daemon = reader.value()
+            case "--demo": options.demo = reader.value()
+            case "--writes": options.writes = positive(reader.value(), "--writes")
+            case "--changes": options.changes = positive(reader.value(), "--changes")
+            case "--runs": options.runs = positive(reader.value(), "--runs")
+            case "--base-port": options.basePort = positive(reader.value(), "--base-port")
+            case "--batch-size": options.batchSize = positive(reader.value(), "--batch-size")
             case "--keep": options.keep = true
             case "-h", "--help":
                 print("""
@@ -55,9 +50,8 @@ struct RegionOptions {
                 (default Config/demo): its region.json, keys/, secrets/ and credentials.json are used.
                 """)
                 exit(0)
-            default: fail("unknown argument \(arguments[index]) (see kotosync-bench region --help)")
+            default: fail("unknown argument \(flag) (see kotosync-bench region --help)")
             }
-            index += 1
         }
         guard FileManager.default.isExecutableFile(atPath: options.daemon) else {
             fail("no kotosyncd at \(options.daemon); build it (swift build -c release) or pass --daemon")

@@ -35,25 +35,20 @@ struct ReportsOptions {
 
     static func parse(_ arguments: [String]) -> ReportsOptions {
         var options = ReportsOptions()
-        var index = 0
-        func value() -> String {
-            index += 1
-            guard index < arguments.count else { fail("\(arguments[index - 1]) needs a value") }
-            return arguments[index]
-        }
-        while index < arguments.count {
-            switch arguments[index] {
-            case "--clients": options.clients = positive(value(), "--clients")
-            case "--placements": options.placements = positive(value(), "--placements")
-            case "--services": options.services = positive(value(), "--services")
-            case "--runs": options.runs = positive(value(), "--runs")
-            case "--dir": options.directory = value()
+        var reader = BenchArguments(arguments)
+        while let flag = reader.next() {
+            switch flag {
+            case "--clients": options.clients = positive(reader.value(), "--clients")
+            case "--placements": options.placements = positive(reader.value(), "--placements")
+            case "--services": options.services = positive(reader.value(), "--services")
+            case "--runs": options.runs = positive(reader.value(), "--runs")
+            case "--dir": options.directory = reader.value()
             case "--keep": options.keep = true
             case "--quick": options.quick = true
-            case "--reuse": options.reuse = value()
-            case "--query": options.query = value()
+            case "--reuse": options.reuse = reader.value()
+            case "--query": options.query = reader.value()
             case "--apply":
-                guard let size = Int(value()), size >= 0 else { fail("--apply needs a whole number") }
+                guard let size = Int(reader.value()), size >= 0 else { fail("--apply needs a whole number") }
                 options.apply = size
             case "-h", "--help":
                 print("""
@@ -68,9 +63,8 @@ struct ReportsOptions {
                 before, and none, in microseconds per change.
                 """)
                 exit(0)
-            default: fail("unknown argument \(arguments[index]) (see kotosync-bench reports --help)")
+            default: fail("unknown argument \(flag) (see kotosync-bench reports --help)")
             }
-            index += 1
         }
         return options
     }

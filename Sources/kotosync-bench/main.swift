@@ -24,20 +24,15 @@ struct Options {
 
     static func parse(_ arguments: [String]) -> Options {
         var options = Options()
-        var index = 1
-        func value() -> String {
-            index += 1
-            guard index < arguments.count else { fail("\(arguments[index - 1]) needs a value") }
-            return arguments[index]
-        }
-        while index < arguments.count {
-            switch arguments[index] {
-            case "--rows": options.rows = positive(value(), "--rows")
-            case "--runs": options.runs = positive(value(), "--runs")
+        var reader = BenchArguments(arguments, from: 1)
+        while let flag = reader.next() {
+            switch flag {
+            case "--rows": options.rows = positive(reader.value(), "--rows")
+            case "--runs": options.runs = positive(reader.value(), "--runs")
             case "--synchronous":
-                guard let mode = SynchronousMode(rawValue: value().uppercased()) else { fail("--synchronous must be full, normal or off") }
+                guard let mode = SynchronousMode(rawValue: reader.value().uppercased()) else { fail("--synchronous must be full, normal or off") }
                 options.synchronous = mode
-            case "--dir": options.directory = value()
+            case "--dir": options.directory = reader.value()
             case "-h", "--help":
                 print("""
                 usage: kotosync-bench [--rows N] [--runs N] [--synchronous full|normal|off] [--dir PATH]
@@ -47,11 +42,35 @@ struct Options {
                 --runs times (default 5), and prints medians and ratios to raw insert.
                 """)
                 exit(0)
-            default: fail("unknown argument \(arguments[index]) (see --help)")
+            default: fail("unknown argument \(flag) (see --help)")
             }
-            index += 1
         }
         return options
+    }
+}
+
+/// One mode's command line, read flag by flag; a flag's value that is
+/// missing fails naming the flag.
+struct BenchArguments {
+    private let arguments: [String]
+    private var index: Int
+
+    init(_ arguments: [String], from start: Int = 0) {
+        self.arguments = arguments
+        index = start
+    }
+
+    /// The next flag, or nil at the end.
+    mutating func next() -> String? {
+        guard index < arguments.count else { return nil }
+        defer { index += 1 }
+        return arguments[index]
+    }
+
+    /// The value after the flag just read.
+    mutating func value() -> String {
+        guard let value = next() else { fail("\(arguments[index - 1]) needs a value") }
+        return value
     }
 }
 
