@@ -74,7 +74,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "RegionTests", dependencies: ["KotoHTTP", "KotoCore", "KotoCrypto"], swiftSettings: strict),
-        .testTarget(name: "KotoCLITests", dependencies: ["KotoCLI", "KotoCore", "KotoHTTP", "KotoTestSupport"], swiftSettings: strict),
+        .testTarget(name: "KotoCLITests", dependencies: ["KotoCLI", "KotoCore", "KotoHTTP", "KotoStore", "KotoTestSupport"], swiftSettings: strict),
         .testTarget(name: "KotoCryptoTests", dependencies: ["KotoCrypto", "KotoTestSupport"], swiftSettings: strict),
     ]
 )

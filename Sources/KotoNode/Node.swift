@@ -113,8 +113,7 @@ public final class Node: Sendable {
     /// `restored`: the operator says the database came back from a backup.
     /// Returns `.forced` when a second signal or the deadline cut the stop
     /// short (the caller exits at once); throws when a part failed.
-    @discardableResult
-    public func run(restored: Bool = false, signals: SignalSequence? = nil) async throws -> ServiceGroup.Outcome {
+    public func serve(restored: Bool = false, signals: SignalSequence? = nil) async throws -> ServiceGroup.Outcome {
         Log.info("node.started", ["node": config.node, "host": config.host, "port": String(port),
                                   "peers": config.peers.map(\.node).joined(separator: ",")])
         // Before the API serves: no local write until the peers were asked about this node's own changes.
@@ -122,6 +121,11 @@ public final class Node: Sendable {
         let outcome = try await runServices(restored: restored, signals: signals)
         if outcome == .stopped { Log.info("node.stopped", ["node": config.node]) }
         return outcome
+    }
+
+    /// `serve` for callers that stop the node with `shutdown()` and need no outcome (tests, tools).
+    public func run(restored: Bool = false) async throws {
+        _ = try await serve(restored: restored)
     }
 
     /// The sync links and the restore check, beside the server (peers

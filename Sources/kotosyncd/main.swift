@@ -167,7 +167,7 @@ do {
 // one, or the deadline, ends the process at once.
 let signals = SignalSequence([SIGTERM, SIGINT])
 do {
-    switch try await node.run(restored: restored, signals: signals) {
+    switch try await node.serve(restored: restored, signals: signals) {
     case .stopped:
         exit(0)
     case .forced(.secondSignal):
