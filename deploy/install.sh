@@ -232,7 +232,9 @@ ensure_dir "$data_dir" 0700 "$user" "$group"
 # 5. The unit, the nginx site and the operations guide.
 install_file "$repo/deploy/systemd/kotosyncd.service" /etc/systemd/system/kotosyncd.service 0644 "$root_owner" "$root_group"
 if [ "$nginx" = true ]; then
-    sed -e "s|{{LISTEN}}|$listen|" \
+    # The placeholders' explanations go; the values are in the lines below them.
+    sed -e '/^#.*{{/d' \
+        -e "s|{{LISTEN}}|$listen|" \
         -e "s|{{SERVER_NAME}}|$server_name|" \
         -e "s|{{SERVER_CERTIFICATE}}|$server_certificate|" \
         -e "s|{{SERVER_KEY}}|$server_key|" \
