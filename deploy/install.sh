@@ -105,6 +105,11 @@ server_certificate="$config_dir/tls/$office-server.pem"
 server_key="$config_dir/tls/$office-server.key"
 ca_bundle="$(jq -r '.tls.caBundle // empty' "$config")"
 
+# Refused before anything is written: a first run without the secrets file.
+if [ -z "$secrets" ] && [ ! -f "$root$secrets_path" ]; then
+    die "no secrets file installed at $secrets_path yet: give one with --secrets (shape: Config/secrets.example.json)"
+fi
+
 changed=0
 note() { echo "  $*"; }
 
