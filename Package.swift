@@ -73,7 +73,7 @@ let package = Package(
             dependencies: ["KotoNode", "KotoStore", "KotoHTTP", "KotoCore", "KotoTestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "RegionTests", dependencies: ["KotoHTTP", "KotoCore", "KotoCrypto"], swiftSettings: strict),
+        .testTarget(name: "RegionTests", dependencies: ["KotoHTTP", "KotoCore", "KotoCrypto", "KotoTestSupport"], swiftSettings: strict),
         .testTarget(name: "KotoCLITests", dependencies: ["KotoCLI", "KotoCore", "KotoHTTP", "KotoStore", "KotoTestSupport"], swiftSettings: strict),
         .testTarget(name: "KotoCryptoTests", dependencies: ["KotoCrypto", "KotoTestSupport"], swiftSettings: strict),
     ]

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import KotoCore
 import KotoHTTP
+import KotoTestSupport
 import Synchronization
 import Testing
 
@@ -13,8 +14,8 @@ struct APIResult: Sendable {
     let headers: HTTPHeaders
 
     var json: JSONValue? { try? JSONValue.parse(body) }
-    var errorCode: String? { json?["error"]?["code"]?.stringValue }
-    var errorMessage: String? { json?["error"]?["message"]?.stringValue }
+    var errorCode: String? { ErrorBody(body)?.code }
+    var errorMessage: String? { ErrorBody(body)?.message }
 }
 
 // MARK: - One node
