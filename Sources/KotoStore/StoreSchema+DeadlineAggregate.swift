@@ -34,9 +34,10 @@ enum DeadlineAggregate {
     /// The client column of a rule's date.
     private static func column(_ field: String) -> String { RecordKind.client.field(named: field)?.column ?? field }
 
-    /// A date the rules can read: a valid `YYYY-MM-DD` from 1800 (as `LocalDate` parses it).
+    /// A date the rules can read: a valid `YYYY-MM-DD` from 1800 (as `LocalDate` parses it). `date(x)` alone
+    /// echoes 30 February; a modifier makes SQLite normalise it, so only a real day comes back unchanged.
     private static func valid(_ expression: String) -> String {
-        "(date(\(expression)) IS \(expression) AND \(expression) >= '1800-01-01')"
+        "(date(\(expression), '+0 days') IS \(expression) AND \(expression) >= '1800-01-01')"
     }
 
     /// SQL text of a string literal.
@@ -45,18 +46,20 @@ enum DeadlineAggregate {
     /// The pending due date of `rule` for client `c` (text), or NULL: as `DeadlineRule.pendingDueDate`.
     static func pendingDue(_ rule: DeadlineRule) -> String {
         let anchor = "c.\(column(rule.from.rawValue))"
-        let raw: String
+        var due: String, negative: Bool
         switch rule.period {
         case .days(let days):
-            raw = "date(\(anchor), '\(days) days')"
+            due = "date(\(anchor), '\(days) days')"
+            negative = days < 0
         case .months(let months):
             // SQLite rolls an overflowing day into the next month (31 January + 1 month = 3 March): clamp it instead.
             let moved = "date(\(anchor), '\(months) months')"
-            raw = "(CASE WHEN substr(\(moved), 9, 2) = substr(\(anchor), 9, 2) THEN \(moved) "
+            due = "(CASE WHEN substr(\(moved), 9, 2) = substr(\(anchor), 9, 2) THEN \(moved) "
                 + "ELSE date(\(anchor), '\(months) months', 'start of month', '-1 day') END)"
+            negative = months < 0
         }
-        // Beyond the years a `LocalDate` holds there is no due date.
-        let due = "(CASE WHEN length(\(raw)) = 10 AND \(raw) >= '1800-01-01' THEN \(raw) END)"
+        // Beyond 9999 SQLite has no date (NULL), as `LocalDate` has none; before 1800 only a negative period goes.
+        if negative { due = "(CASE WHEN \(due) >= '1800-01-01' THEN \(due) END)" }
         let met: String
         if rule.metBy == .referralDate {
             // The earliest live referral on or after the anchor (report_placements_referrals holds them in client order).
@@ -76,7 +79,8 @@ enum DeadlineAggregate {
     /// Inserts the next limit of the clients that `filter` (on `c`) selects, if one is pending.
     static func insertNext(_ rules: [DeadlineRule], where filter: String) -> String {
         let dues = rules.enumerated().map { "\(pendingDue($0.element)) AS d\($0.offset)" }.joined(separator: ", ")
-        // '~' sorts after every date: the earliest pending due date, '~' when none is.
+        // '~' sorts after every date: the earliest pending due date, '~' when none is. `OFFSET 0` keeps SQLite
+        // from flattening the innermost query into the others, which would evaluate each rule's dates again.
         let sentinels = rules.indices.map { "coalesce(d\($0), '~')" }
         let earliest = sentinels.count == 1 ? sentinels[0] : "min(\(sentinels.joined(separator: ", ")))"
         let pick = "CASE m " + rules.enumerated().map { "WHEN d\($0.offset) THEN \(literal($0.element.id))" }.joined(separator: " ") + " END"
@@ -85,20 +89,22 @@ enum DeadlineAggregate {
             SELECT id, municipality, number, \(pick), m FROM (
               SELECT id, municipality, number, \(rules.indices.map { "d\($0)" }.joined(separator: ", ")), \(earliest) AS m FROM (
                 SELECT c.id AS id, coalesce(c.owner_municipality, 0) AS municipality, coalesce(c.client_number, '') AS number, \(dues)
-                FROM clients c WHERE \(filter) AND \(ReportSQL.live("c")) AND \(ReportSQL.openProcess("c."))))
+                FROM clients c WHERE \(filter) AND \(ReportSQL.live("c")) AND \(ReportSQL.openProcess("c.")) LIMIT -1 OFFSET 0))
             WHERE m <> '~';
             """
     }
 
-    /// Drops and recomputes the next limit of client `id` (an SQL expression).
-    private static func recompute(_ rules: [DeadlineRule], _ id: String) -> String {
-        "DELETE FROM deadline_next WHERE client_id = \(id);\n" + insertNext(rules, where: "c.id = \(id)")
+    /// Drops and recomputes the next limit of client `id` (an SQL expression), if `condition` holds.
+    private static func recompute(_ rules: [DeadlineRule], _ id: String, if condition: String? = nil) -> String {
+        let also = condition.map { " AND \($0)" } ?? ""
+        return "DELETE FROM deadline_next WHERE client_id = \(id)\(also);\n" + insertNext(rules, where: "c.id = \(id)\(also)")
     }
 
-    /// The client columns a next limit reads.
-    private static let clientColumns = ["id", "status", "owner_municipality", "client_number", "deleted", "erased", "awaiting_erase"]
-        + DeadlineRule.Anchor.allCases.map { column($0.rawValue) }
-        + DeadlineRule.Evidence.allCases.filter { $0 != .referralDate }.map { column($0.rawValue) }
+    /// The client columns a next limit under `rules` reads.
+    private static func clientColumns(_ rules: [DeadlineRule]) -> [String] {
+        ["id", "status", "owner_municipality", "client_number", "deleted", "erased", "awaiting_erase"]
+            + rules.map { column($0.from.rawValue) } + rules.filter { $0.metBy != .referralDate }.map { column($0.metBy.rawValue) }
+    }
 
     /// A placement that is a live referral of some client.
     private static func referral(_ row: String) -> String {
@@ -118,7 +124,7 @@ enum DeadlineAggregate {
         var triggers = [
             trigger("deadline_clients_insert", "INSERT ON clients", insertNext(rules, where: "c.id = new.id")),
             trigger("deadline_clients_delete", "DELETE ON clients", "DELETE FROM deadline_next WHERE client_id = old.id;"),
-            trigger("deadline_clients_update", "UPDATE ON clients", when: changed(clientColumns),
+            trigger("deadline_clients_update", "UPDATE ON clients", when: changed(clientColumns(rules)),
                     "DELETE FROM deadline_next WHERE client_id = old.id;", recompute(rules, "new.id")),
         ]
         if rules.contains(where: { $0.metBy == .referralDate }) {
@@ -127,7 +133,7 @@ enum DeadlineAggregate {
                 trigger("deadline_placements_delete", "DELETE ON placements", when: referral("old"), recompute(rules, "old.client_id")),
                 trigger("deadline_placements_update", "UPDATE ON placements",
                         when: "(\(referral("old")) OR \(referral("new"))) AND (\(changed(["referral_date", "type", "client_id", "deleted", "erased", "awaiting_erase"])))",
-                        recompute(rules, "old.client_id"), recompute(rules, "new.client_id")),
+                        recompute(rules, "old.client_id"), recompute(rules, "new.client_id", if: "new.client_id IS NOT old.client_id")),
             ]
         }
         return triggers

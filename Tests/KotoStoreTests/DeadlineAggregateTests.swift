@@ -109,7 +109,7 @@ import Testing
                 _ = try? store.erase(kind, id: id)
             case 11:
                 // Behind the store's back: dates no `LocalDate` reads, a placement moved to another client, a row removed.
-                let bad = ["2025-02-30", "1799-12-31", "2025-1-05", "x", "2025-06-15 "].randomElement(using: &rng)!
+                let bad = ["2025-02-30", "2023-02-29", "2024-04-31", "1799-12-31", "2025-1-05", "x", "2025-06-15 "].randomElement(using: &rng)!
                 let column = ["first_permit_date", "arrival_date", "assessment_date", "plan_start", "plan_end"].randomElement(using: &rng)!
                 if chance(50), let id = pick(clients) {
                     try db.run("UPDATE clients SET \(column) = ? WHERE id = ?", .text(bad), .text(id.lowercased))
@@ -169,6 +169,53 @@ import Testing
         let none = try harness.open("jakobstad") { $0.deadlineRules = [] }
         #expect(try none.database.query("SELECT count(*) FROM sqlite_master WHERE substr(name, 1, 9) = 'deadline_'") { $0.int64(0) } == [0])
         #expect(try none.view.deadlineListing([], .region, today: Self.todays[1], dueSoonDays: 30) == DeadlineListing())
+    }
+
+    /// Every kind of date text in every place a rule reads one, written with plain SQL: the triggers' SQL reads
+    /// each as `LocalDate` does (30 February, 1799, a missing zero, a trailing space are no dates), months clamp,
+    /// negative periods stop at 1800.
+    @Test func everyDateTextIsReadAsTheRulesReadIt() throws {
+        let rules = [
+            DeadlineRule(id: "days", from: .firstPermitDate, period: .days(10), metBy: .assessmentDate),
+            DeadlineRule(id: "months", from: .firstPermitDate, period: .months(1), metBy: .planStart, within: true),
+            DeadlineRule(id: "referral", from: .assessmentDate, period: .months(12), metBy: .referralDate, within: true),
+            DeadlineRule(id: "back", from: .planEnd, period: .months(-2), metBy: .planStart),
+            DeadlineRule(id: "backDays", from: .planEnd, period: .days(-30), metBy: .referralDate),
+        ]
+        let harness = try StoreHarness()
+        let store = try harness.open("jakobstad") { $0.deadlineRules = rules }
+        let texts: [String?] = [nil, "2024-02-29", "2025-02-29", "2025-02-30", "2023-04-31", "2025-01-31", "2025-03-31", "2024-08-31",
+                                "2025-12-31", "2025-11-30", "1800-01-01", "1800-02-15", "1799-12-31", "9999-12-31", "2025-1-05", "x",
+                                "2025-06-15 ", "20250615", "2025-13-01", "2025-00-10", "2025-06-00"]
+        var clients = 0
+        try store.database.transaction {
+            for (index, anchor) in texts.enumerated() {
+                for (offset, evidence) in texts.enumerated() {
+                    let id = UUID().lowercased
+                    try store.database.run("""
+                        INSERT INTO clients (id, client_number, owner_municipality, status, first_permit_date, assessment_date, plan_start, plan_end,
+                                             row_clock, stamps, erased, open_conflicts, awaiting_erase)
+                        VALUES (?, ?, 598, 'plan_active', ?, ?, ?, ?, x'', x'', 0, 0, 0)
+                        """, .text(id), .text("E-\(clients)"), anchor.map { .text($0) } ?? .null, evidence.map { .text($0) } ?? .null,
+                        evidence.map { .text($0) } ?? .null, anchor.map { .text($0) } ?? .null)
+                    clients += 1
+                    // A referral of every kind of text for some of them.
+                    if (index + offset) % 3 == 0, let referral = texts[(index * 7 + offset) % texts.count] {
+                        try store.database.run("""
+                            INSERT INTO placements (id, type, client_id, status, referral_date, row_clock, stamps, erased, open_conflicts, awaiting_erase)
+                            VALUES (?, 'service_enrolment', ?, 'referred', ?, x'', x'', 0, 0, 0)
+                            """, .text(UUID().lowercased), .text(id), .text(referral))
+                    }
+                }
+            }
+        }
+        try Self.expectMaintainedEqualsEvaluated(store.view, rules, "every date text")
+        let listing = try store.view.recountedDeadlineListing(rules, .region, today: Self.todays[1], dueSoonDays: 30)
+        #expect(Set(listing.entries.map(\.rule)) == Set(rules.map(\.id)))
+        // And the same once the table is built from these rows at an open.
+        try store.database.execute("DROP TABLE deadline_next")
+        let reopened = try harness.open("jakobstad") { $0.deadlineRules = rules }
+        try Self.expectMaintainedEqualsEvaluated(reopened.view, rules, "every date text, rebuilt")
     }
 
     @Test func theListIsReadInIndexOrderAndTheCountsAreIndexRanges() throws {
