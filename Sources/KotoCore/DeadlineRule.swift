@@ -72,6 +72,19 @@ public struct DeadlineRule: Sendable, Hashable {
     }
 }
 
+/// The limits of the Act on the Promotion of Immigrant Integration 681/2023
+/// as bare rules (KotoNode's `ReportRule.integrationActDefaults` gives them
+/// titles and sources): the store keeps each client's next limit under these
+/// unless it is opened with the configured ones (`StoreOptions.deadlineRules`).
+extension DeadlineRule {
+    public static let assessment = DeadlineRule(id: "assessment", from: .firstPermitDate, period: .months(36), metBy: .assessmentDate)
+    public static let firstPlan = DeadlineRule(id: "firstPlan", from: .firstPermitDate, period: .months(36), metBy: .planStart)
+    public static let planLength = DeadlineRule(id: "planLength", from: .planStart, period: .months(12), metBy: .planEnd, within: true)
+    public static let referral = DeadlineRule(id: "referral", from: .planStart, period: .months(6), metBy: .referralDate)
+
+    public static let integrationActDefaults: [DeadlineRule] = [assessment, firstPlan, planLength, referral]
+}
+
 /// The dates of one client that the rules read.
 public struct DeadlineFacts: Sendable, Hashable {
     public var firstPermitDate: LocalDate?

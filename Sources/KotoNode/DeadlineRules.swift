@@ -44,14 +44,14 @@ extension ReportRule {
     /// service within six months of the plan.
     public static let integrationActDefaults: [ReportRule] = [
         ReportRule(
-            rule: DeadlineRule(id: "assessment", from: .firstPermitDate, period: .months(36), metBy: .assessmentDate),
+            rule: .assessment,
             title: LocalizedText(
                 fi: "Osaamisen ja kotoutumisen palvelutarpeen arviointi 3 vuoden kuluessa ensimmäisestä oleskeluluvasta",
                 sv: "Bedömning av kompetens och behovet av integrationstjänster inom 3 år från det första uppehållstillståndet",
                 en: "Assessment of skills and integration service needs within 3 years of the first residence permit"),
             source: source(LocalizedText(fi: "14 §", sv: "14 §", en: "section 14"))),
         ReportRule(
-            rule: DeadlineRule(id: "firstPlan", from: .firstPermitDate, period: .months(36), metBy: .planStart),
+            rule: .firstPlan,
             title: LocalizedText(
                 fi: "Ensimmäinen kotoutumissuunnitelma 3 vuoden kuluessa ensimmäisestä oleskeluluvasta",
                 sv: "Den första integrationsplanen inom 3 år från det första uppehållstillståndet",
@@ -59,7 +59,7 @@ extension ReportRule {
             source: source(LocalizedText(fi: "kotoutumissuunnitelma", sv: "integrationsplan", en: "integration plan")),
             note: planSectionUnconfirmed),
         ReportRule(
-            rule: DeadlineRule(id: "planLength", from: .planStart, period: .months(12), metBy: .planEnd, within: true),
+            rule: .planLength,
             title: LocalizedText(
                 fi: "Ensimmäinen kotoutumissuunnitelma enintään vuodeksi",
                 sv: "Den första integrationsplanen för högst ett år",
@@ -67,7 +67,7 @@ extension ReportRule {
             source: source(LocalizedText(fi: "kotoutumissuunnitelman kesto", sv: "integrationsplanens längd", en: "duration of the integration plan")),
             note: planSectionUnconfirmed),
         ReportRule(
-            rule: DeadlineRule(id: "referral", from: .planStart, period: .months(6), metBy: .referralDate),
+            rule: .referral,
             title: LocalizedText(
                 fi: "Ohjaus koulutukseen tai palveluun 6 kuukauden kuluessa suunnitelman laatimisesta",
                 sv: "Hänvisning till utbildning eller tjänst inom 6 månader från att planen utarbetades",

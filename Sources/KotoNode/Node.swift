@@ -74,6 +74,7 @@ public final class Node: Sendable {
             var options = StoreOptions()
             options.synchronous = config.synchronous
             options.registry = manifest.registry
+            options.deadlineRules = config.reports.deadlineRules.map(\.rule)
             options.maxClockAheadMillis = UInt64(config.maxClockAhead.components.seconds * 1000
                 + config.maxClockAhead.components.attoseconds / 1_000_000_000_000_000)
             self.options = options

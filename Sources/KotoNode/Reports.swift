@@ -108,39 +108,14 @@ public struct ReportBuilder: Sendable {
     private func deadlines(_ request: ReportRequest, _ view: MergedView) throws -> ([ReportTable], [(String, JSONValue)]) {
         let today = settings.clock.today
         let rules = settings.deadlineRules.map(\.rule)
-        struct Pending {
-            let candidate: DeadlineCandidate
-            let id: String
-            let rule: String
-            let due: LocalDate
-            let daysLeft: Int
-            let state: DeadlineState
-        }
-        var pending: [Pending] = []
-        var summary: [Int: [DeadlineState: Int]] = [:]
-        for candidate in try view.deadlineCandidates(rules, request.scope) {
-            guard let (rule, due) = DeadlineRule.next(of: rules, for: candidate.facts) else { continue }
-            let daysLeft = today.days(until: due)
-            let state = DeadlineState(daysLeft: daysLeft, dueSoonDays: settings.dueSoonDays)
-            summary[candidate.municipality, default: [:]][state, default: 0] += 1
-            if request.state == nil || request.state == state {
-                pending.append(Pending(candidate: candidate, id: candidate.clientID, rule: rule.id, due: due,
-                                       daysLeft: daysLeft, state: state))
-            }
-        }
-        // Most urgent first.
-        pending.sort { a, b in
-            if a.due != b.due { return a.due < b.due }
-            if a.candidate.municipality != b.candidate.municipality { return a.candidate.municipality < b.candidate.municipality }
-            // Byte order: as SQLite orders text, and without the cost of `String`'s Unicode comparison.
-            if a.candidate.clientNumber != b.candidate.clientNumber {
-                return a.candidate.clientNumber.utf8.lexicographicallyPrecedes(b.candidate.clientNumber.utf8)
-            }
-            return a.id.utf8.lexicographicallyPrecedes(b.id.utf8)
-        }
-        let clients = pending.map { item -> [ReportValue] in
-            [.text(item.id), .text(item.candidate.clientNumber), .integer(item.candidate.municipality),
-             .text(item.rule), .text(item.due.description), .integer(item.daysLeft), .text(item.state.rawValue)]
+        // Most urgent first, with the counts per municipality and state (`deadline_next`, or evaluated per client).
+        let listing = try view.deadlineListing(rules, request.scope, today: today, dueSoonDays: settings.dueSoonDays, only: request.state)
+        let summary = listing.counts
+        let clients = listing.entries.map { entry -> [ReportValue] in
+            let daysLeft = today.days(until: entry.due)
+            return [.text(entry.clientID), .text(entry.clientNumber), .integer(entry.municipality), .text(entry.rule),
+                    .text(entry.due.description), .integer(daysLeft),
+                    .text(DeadlineState(daysLeft: daysLeft, dueSoonDays: settings.dueSoonDays).rawValue)]
         }
         let counts = municipalities(in: request.scope).map { code -> [ReportValue] in
             let states = summary[code] ?? [:]

@@ -346,24 +346,33 @@ extension MergedView {
     /// `report_missing_references` lists, with no pass over every placement.
     public func danglingReferences(_ scope: ReportScope) throws -> [DanglingReference] {
         guard try hasReportAggregates else { return try recountedDanglingReferences(scope) }
-        var inScope = ""
-        var scopeValues: [SQLiteValue] = []
+        // An office's scope, set-based: a placement is its own when the row it names (`t`, at hand) is its
+        // client or serves it, or when it is a municipal placement into it, or its service is one of those
+        // serving it (a list SQLite makes once per statement), or (a key lookup) its client is one of its own.
+        // A missing row (`report_missing_references`) is neither its client nor a service serving it.
+        var scopes = (client: "", missingClient: "", service: "", missingService: "")
+        var values: [SQLiteValue] = []
         if let code = scope.municipality {
-            inScope = " AND \(ReportSQL.placementInScope)"
-            scopeValues = [.integer(Int64(code)), .text(",\(code),"), .integer(Int64(code))]
+            let number = SQLiteValue.integer(Int64(code)), pattern = SQLiteValue.text(",\(code),")
+            let municipal = "(p.type = 'municipal_placement' AND p.municipality = ?)"
+            let serving = "p.service_id IN (SELECT id FROM services s WHERE \(ReportSQL.serves("s")))"
+            let own = "EXISTS (SELECT 1 FROM clients c WHERE c.id = p.client_id AND c.owner_municipality = ?)"
+            scopes = (" AND (t.owner_municipality = ? OR \(municipal) OR \(serving))", " AND (\(municipal) OR \(serving))",
+                      " AND (\(ReportSQL.serves("t")) OR \(municipal) OR \(own))", " AND (\(municipal) OR \(own))")
+            values = [number, number, pattern, number, pattern, pattern, number, number, number, number]
         }
         // One statement for both fields, ordered by SQLite (ids are ASCII: byte order is `String` order).
-        let parts = [("clientId", "client_id", "clients"), ("serviceId", "service_id", "services")].map { field, column, table in
+        let parts = [("clientId", "client_id", "clients", scopes.client, scopes.missingClient),
+                     ("serviceId", "service_id", "services", scopes.service, scopes.missingService)].map { field, column, table, inScope, missingInScope in
             """
             SELECT p.id, '\(field)', t.id, 0, t.erased OR t.awaiting_erase FROM \(table) t CROSS JOIN placements p ON p.\(column) = t.id
             WHERE \(ReportSQL.notLive("t")) AND \(ReportSQL.live("p"))\(inScope)
             UNION ALL
             SELECT p.id, '\(field)', m.ref_id, 1, 0 FROM report_missing_references m CROSS JOIN placements p ON p.id = m.placement_id
-            WHERE m.record = '\(table)' AND \(ReportSQL.live("p"))\(inScope)
+            WHERE m.record = '\(table)' AND \(ReportSQL.live("p"))\(missingInScope)
             """
         }
-        return try database.query(parts.joined(separator: "\nUNION ALL\n") + "\nORDER BY 1, 2",
-                                  Array(repeating: scopeValues, count: 4).flatMap { $0 }) { row in
+        return try database.query(parts.joined(separator: "\nUNION ALL\n") + "\nORDER BY 1, 2", values) { row in
             let reason: DanglingReference.Reason = row.int64(3) != 0 ? .missing : (row.int64(4) != 0 ? .erased : .deleted)
             return DanglingReference(placementID: row.string(0) ?? "", field: row.string(1) ?? "", missingID: row.string(2) ?? "",
                                      reason: reason)

@@ -66,7 +66,7 @@ public final class ReplicaStore {
         self.identity = identity
         self.validator = RecordValidator(registry: options.registry)
         database = try Database(path: path, synchronous: options.synchronous)
-        try StoreSchema.migrate(database)
+        try StoreSchema.migrate(database, deadlineRules: options.deadlineRules)
         rows = try RowStore(database: database)
         view = MergedView(database: database, rows: rows)
         state = try Self.loadOrCreateState(database, nodeID: nodeID, now: options.now())

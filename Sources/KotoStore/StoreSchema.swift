@@ -17,7 +17,8 @@ enum StoreSchema {
     /// The schema version this build writes; peers compare it before syncing.
     static var currentVersion: Int { migrations.last!.version }
 
-    static func migrate(_ database: Database) throws {
+    /// `deadlineRules`: the rules the replica keeps each client's next limit for (`DeadlineAggregate`).
+    static func migrate(_ database: Database, deadlineRules: [DeadlineRule] = DeadlineRule.integrationActDefaults) throws {
         let found = try database.query("PRAGMA user_version") { Int($0.int64(0)) }.first ?? 0
         guard found <= currentVersion else {
             throw ReplicaStoreError.schemaTooNew(found: found, supported: currentVersion)
@@ -41,6 +42,7 @@ enum StoreSchema {
             for name in retiredReportIndexes { try database.execute("DROP INDEX IF EXISTS \(name)") }
             for index in reportIndexes { try database.execute(index.sql) }
             try ReportAggregates.ensure(database)
+            try DeadlineAggregate.ensure(database, rules: deadlineRules)
         }
     }
 

@@ -57,6 +57,10 @@ public struct StoreOptions: Sendable {
     public var registry: MunicipalityRegistry = .ostrobothnianCoast
     /// Wall clock in Unix milliseconds; injectable for tests.
     public var now: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
+    /// The deadline rules the replica keeps each open client's next limit
+    /// for (the node's `reports.deadlineRules`); an open with other rules than
+    /// the database's rebuilds that table from the rows, none drops it.
+    public var deadlineRules: [DeadlineRule] = DeadlineRule.integrationActDefaults
 
     public init() {}
 }

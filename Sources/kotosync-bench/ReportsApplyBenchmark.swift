@@ -6,10 +6,12 @@ import KotoStore
 // What the reports' derived state costs the writes: remote apply of batches
 // of changes (new clients, new placements of them into 50 services, status
 // and owner updates, deletes) from a second node into the
-// bench's replica, under three schemas on the same replica in one run:
-// this build's (its report indexes and the trigger-kept report aggregates),
-// main's before the aggregates (its nine report indexes, no triggers), and
-// none (neither). Passes go A B C C B A so the load's drift hits each alike.
+// bench's replica, under four schemas on the same replica in one run:
+// this build's (its report indexes, the trigger-kept report aggregates and
+// the next limits, `deadline_next`), the same without `deadline_next` (the
+// build before it), main's before the aggregates (its nine report indexes,
+// no triggers), and none. Passes go A B C D D C B A so the load's drift hits
+// each alike.
 
 /// The report indexes before the report aggregates (main at 5d10756), as the
 /// baseline schema for the apply cost.
@@ -32,12 +34,14 @@ let reportIndexesBeforeAggregates: [String] = {
     ].map { "CREATE INDEX IF NOT EXISTS " + $0 }
 }()
 
-/// The report schema objects on `database`: indexes named `report_…` and the aggregates' tables and triggers.
+/// The report schema objects on `database`: indexes named `report_…` and the aggregates' tables and triggers
+/// (with `aggregates`, the next limits' `deadline_…` too).
 func dropReportObjects(_ database: Database, indexes: Bool, aggregates: Bool) throws {
     let objects = try database.query("""
-        SELECT type, name FROM sqlite_master WHERE substr(name, 1, 7) = 'report_' AND type IN ('index', 'table', 'trigger') AND sql IS NOT NULL
+        SELECT type, name FROM sqlite_master WHERE (substr(name, 1, 7) = 'report_' OR substr(name, 1, 9) = 'deadline_')
+          AND type IN ('index', 'table', 'trigger') AND sql IS NOT NULL
         ORDER BY type = 'trigger' DESC, type = 'table' DESC
-        """) { ($0.string(0) ?? "", $0.string(1) ?? "") }
+        """) { ($0.string(0) ?? "", $0.string(1) ?? "") }.filter { aggregates || !$0.1.hasPrefix("deadline_") }
     var tables: Set<String> = []
     for (type, name) in objects {
         switch type {
@@ -64,8 +68,11 @@ func measureApplyCost(path: String, writer: Database, size: Int, batches: Int) t
     let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
     let origin = try ReplicaStore(path: directory.appendingPathComponent("larsmo.sqlite").path, nodeID: "larsmo",
                                   identity: StoreIdentity(signingKey: originKey, region: region), options: options)
-    func openReplica() throws -> ReplicaStore {
-        try ReplicaStore(path: path, nodeID: "jakobstad", identity: StoreIdentity(signingKey: replicaKey, region: region), options: options)
+    func openReplica(deadlineRules: [DeadlineRule] = DeadlineRule.integrationActDefaults) throws -> ReplicaStore {
+        var replicaOptions = options
+        replicaOptions.deadlineRules = deadlineRules
+        return try ReplicaStore(path: path, nodeID: "jakobstad", identity: StoreIdentity(signingKey: replicaKey, region: region),
+                                options: replicaOptions)
     }
     var replica = try openReplica()
     var random = BenchRandom(state: 681)
@@ -88,6 +95,7 @@ func measureApplyCost(path: String, writer: Database, size: Int, batches: Int) t
                     let id = UUID()
                     var fields = ApplySample.benchClient(number: 900_000 + ownClients.count)
                     fields["ownerMunicipality"] = .integer(random.pick(ReportsDataset.codes))
+                    if random.chance(0.5) { fields["planStart"] = .text("2026-0\(1 + random.next(9))-15") }
                     _ = try origin.create(.client, id: id, fields: fields)
                     ownClients.append(id)
                 } else if roll < 6 || ownPlacements.isEmpty {
@@ -98,6 +106,8 @@ func measureApplyCost(path: String, writer: Database, size: Int, batches: Int) t
                         fields["type"] = .text("service_enrolment")
                         fields["serviceId"] = .text(random.pick(services))
                         fields["status"] = .text(random.pick(EnrolmentStatus.allCases).rawValue)
+                        // Half are referrals: each recomputes its client's next limit (deadline_next).
+                        if random.chance(0.5) { fields["referralDate"] = .text("2026-1\(random.next(3))-0\(1 + random.next(9))") }
                     } else {
                         fields["type"] = .text("municipal_placement")
                         fields["municipality"] = .integer(random.pick(ReportsDataset.codes))
@@ -127,7 +137,12 @@ func measureApplyCost(path: String, writer: Database, size: Int, batches: Int) t
         return batch
     }
 
-    enum Schema: String { case this = "this build (report indexes + aggregates)", before = "before (main's 9 report indexes)", none = "no report index, no aggregates" }
+    enum Schema: String {
+        case this = "this build (report indexes + aggregates + deadline_next)"
+        case aggregates = "report indexes + aggregates, no deadline_next (the build before)"
+        case before = "before the aggregates (main's 9 report indexes)"
+        case none = "no report index, no aggregates"
+    }
     var results: [Schema: ApplyCost] = [:]
     var current = Schema.this
     func switchTo(_ schema: Schema) throws {
@@ -136,6 +151,7 @@ func measureApplyCost(path: String, writer: Database, size: Int, batches: Int) t
         switch schema {
         case .before: for sql in reportIndexesBeforeAggregates { try writer.execute(sql) }
         case .this: replica = try openReplica()  // an open creates this build's indexes and aggregates
+        case .aggregates: replica = try openReplica(deadlineRules: [])
         case .none: break
         }
         try writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -143,7 +159,7 @@ func measureApplyCost(path: String, writer: Database, size: Int, batches: Int) t
     }
     // Unmeasured: larsmo's first rows reach the replica, and every statement is prepared.
     _ = try replica.apply(try nextBatch(), from: "larsmo")
-    for schema in [Schema.this, .before, .none, .none, .before, .this] {
+    for schema in [Schema.this, .aggregates, .before, .none, .none, .before, .aggregates, .this] {
         try switchTo(schema)
         FileHandle.standardError.write(Data("apply under \(schema.rawValue)\n".utf8))
         for _ in 0..<batches {
@@ -152,7 +168,7 @@ func measureApplyCost(path: String, writer: Database, size: Int, batches: Int) t
             results[schema, default: ApplyCost(schema: schema.rawValue)].microsPerChange.append(elapsed * 1_000_000 / Double(batch.changes.count))
         }
     }
-    return [Schema.before, .this, .none].compactMap { results[$0] }
+    return [Schema.before, .aggregates, .this, .none].compactMap { results[$0] }
 }
 
 /// Minimal valid client and service fields for the apply batches.

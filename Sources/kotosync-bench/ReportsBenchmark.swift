@@ -59,8 +59,9 @@ struct ReportsOptions {
                 --reuse FILE measures a kept one again, --quick measures with every report index only, --query NAME runs
                 only that store query (e.g. deadlineCandidates) --runs times, for a profiler. Then, on the same replica, times
                 each report as the build before the report aggregates answered it (its nine report indexes, rows counted), and
-                remote apply of batches of N changes (--apply, default 2000; 0 skips it) under this build's schema, the one
-                before, and none, in microseconds per change.
+                remote apply of batches of N changes (--apply, default 2000; 0 skips it) under this build's schema, without
+                deadline_next, the one before the aggregates, and none, in microseconds per change. The deadlines report is
+                also timed without deadline_next (every rule evaluated for every open client, as the build before it).
                 """)
                 exit(0)
             default: fail("unknown argument \(flag) (see kotosync-bench reports --help)")
@@ -291,10 +292,10 @@ func runReportsBenchmark(_ arguments: [String]) {
         let reader = try ReadOnlyReplica(path: path)
         let scopes: [(String, ReportScope)] = [("region", .region), ("office 598", ReportScope(municipality: 598))]
 
-        /// Median milliseconds of building and serialising each report for each scope, and its rows.
-        func measure() throws -> [String: (times: [Double], cpu: [Double], rows: Int, bytes: Int)] {
+        /// Median milliseconds of building and serialising each report (of `kinds`) for each scope, and its rows.
+        func measure(_ kinds: [ReportKind] = ReportKind.allCases) throws -> [String: (times: [Double], cpu: [Double], rows: Int, bytes: Int)] {
             var result: [String: (times: [Double], cpu: [Double], rows: Int, bytes: Int)] = [:]
-            for kind in ReportKind.allCases {
+            for kind in kinds {
                 for (scopeName, scope) in scopes {
                     let request = ReportRequest(scope: scope, language: .fi)
                     var times: [Double] = [], builds: [Double] = [], cpu: [Double] = []
@@ -330,6 +331,7 @@ func runReportsBenchmark(_ arguments: [String]) {
                 ("placementGroupCounts", { try view.placementGroupCounts(scope).count }),
                 ("serviceCategoryCounts", { try view.serviceCategoryCounts(scope).count }),
                 ("deadlineCandidates", { try view.deadlineCandidates(rules, scope).count }),
+                ("deadlineListing", { try view.deadlineListing(rules, scope, today: settings.clock.today, dueSoonDays: settings.dueSoonDays).entries.count }),
                 ("municipalPlacementCounts", { try view.municipalPlacementCounts(year: 2026, scope).count }),
                 ("serviceLoads", { try view.serviceLoads(scope).count }),
                 ("danglingReferences", { try view.danglingReferences(scope).count }),
@@ -384,6 +386,14 @@ func runReportsBenchmark(_ arguments: [String]) {
                 all[key]?.cpu += again.cpu
             }
         }
+        // The deadlines as the build before deadline_next answered them: every rule evaluated for every open client.
+        for name in try writer.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND substr(name, 1, 9) = 'deadline_'", row: {
+            $0.string(0) ?? ""
+        }) { try writer.execute("DROP TRIGGER \(name)") }
+        try writer.execute("DROP TABLE IF EXISTS deadline_next")
+        try checkpoint()
+        FileHandle.standardError.write(Data("deadlines evaluated per client (no deadline_next):\n".utf8))
+        let evaluated = try measure([.deadlines])
         // The same reports as the build before the aggregates answered them: its nine report indexes, rows counted.
         try dropReportObjects(writer, indexes: true, aggregates: true)
         for sql in reportIndexesBeforeAggregates { try writer.execute(sql) }
@@ -394,8 +404,9 @@ func runReportsBenchmark(_ arguments: [String]) {
 
         print("")
         print("| report | scope | rows | JSON bytes | ms, this build | CPU ms, this build | ms, before (main's indexes, rows counted) | CPU ms, before |"
+              + " ms, no deadline_next | CPU ms, no deadline_next |"
               + (options.quick ? "" : " ms, no report index |" + indexes.map { " ms without \($0.0) |" }.joined()))
-        print("|---|---|---:|---:|---:|---:|---:|---:|" + (options.quick ? "" : "---:|" + indexes.map { _ in "---:|" }.joined()))
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + (options.quick ? "" : "---:|" + indexes.map { _ in "---:|" }.joined()))
         for kind in ReportKind.allCases {
             for (scopeName, _) in scopes {
                 let key = "\(kind.rawValue)|\(scopeName)"
@@ -403,6 +414,11 @@ func runReportsBenchmark(_ arguments: [String]) {
                 var line = String(format: "| %@ | %@ | %d | %d | %.1f | %.1f | %.1f | %.1f |", kind.rawValue, scopeName, measured.rows,
                                   measured.bytes, median(measured.times), median(measured.cpu), median(before[key]!.times),
                                   median(before[key]!.cpu))
+                if let perClient = evaluated[key] {
+                    line += String(format: " %.1f | %.1f |", median(perClient.times), median(perClient.cpu))
+                } else {
+                    line += " – | – |"
+                }
                 if !options.quick {
                     line += String(format: " %.1f |", median(none[key]!.times))
                     for (name, _) in indexes { line += String(format: " %.1f |", median(leftOut[name]![key]!.times)) }

@@ -27,8 +27,8 @@ import Testing
         #expect(ReplicaStore.schemaVersion == StoreSchema.migrations.last?.version)
         #expect(ReplicaStore.schemaVersion >= 1)
         #expect(try userVersion(store.database) == ReplicaStore.schemaVersion)
-        // The replicated schema's tables, and the report aggregates derived from them (not replicated, no version).
-        #expect(try tables(store.database) == Self.expectedTables.union(ReportAggregates.tables.map(\.name)))
+        // The replicated schema's tables, and the report aggregates and next limits derived from them (not replicated, no version).
+        #expect(try tables(store.database) == Self.expectedTables.union(ReportAggregates.tables.map(\.name) + [DeadlineAggregate.table]))
         #expect(store.seq == 0)
         #expect(store.logPosition == 0)
         #expect(store.versionVector.isEmpty)
