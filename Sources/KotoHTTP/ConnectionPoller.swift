@@ -86,7 +86,14 @@ final class ConnectionPoller: Sendable {
                 let nearest = parked.lazy.map(\.idleDeadline).min() ?? now + HTTPServer.pollSlice
                 timeout = max(Duration.zero, min(nearest - now, HTTPServer.pollSlice)).roundedUpMilliseconds
             }
-            let ready = (try? systemCall("poll") { Glibc.poll(&entries, nfds_t(entries.count), timeout) }.get("poll")) ?? 0
+            let ready: Int32
+            do {
+                ready = try systemCall("poll") { Glibc.poll(&entries, nfds_t(entries.count), timeout) }.get("poll")
+            } catch {
+                // Out of memory, most likely: wait it out rather than spin; deadlines still apply below.
+                Thread.sleep(forTimeInterval: 0.05)
+                ready = 0
+            }
             if ready > 0, entries[0].revents != 0 {
                 while case .received = try? wakeReader.socket.receive(into: &scratch) {}
             }
