@@ -171,7 +171,7 @@ private func allClients(at base: String, headers: HTTPHeaders, client: HTTPClien
             throw BenchError(description: "listing \(base) answered HTTP \(response.status.code)")
         }
         for item in json["items"]?.arrayValue ?? [] {
-            if let id = item["id"]?.stringValue { found[id] = item["status"]?.stringValue ?? "" }
+            if let id = item["id"]?.stringValue { found[id] = item["fields"]?["status"]?.stringValue ?? "" }
         }
         after = json["next"]?.stringValue
     } while after != nil
@@ -196,9 +196,17 @@ func runLoadBenchmark(_ arguments: [String]) async {
         for node in nodeNames {
             for number in 0..<options.seed {
                 let body = clientBody(municipality: region.municipality[node]!, number: "S-\(number)", random: &random)
-                let response = try control.send(.post, "\(region.url(node))/v1/clients", headers: region.officeHeaders(node), body: body)
+                var response = try control.send(.post, "\(region.url(node))/v1/clients", headers: region.officeHeaders(node), body: body)
+                // A starting node refuses writes (503 catching_up) until its peers have answered.
+                var attempts = 0
+                while response.status == .serviceUnavailable && attempts < 300 {
+                    usleep(100_000)
+                    attempts += 1
+                    response = try control.send(.post, "\(region.url(node))/v1/clients", headers: region.officeHeaders(node), body: body)
+                }
                 guard response.status == .created, let id = (try? JSONValue.parse(response.body))?["id"]?.stringValue else {
-                    fail("seeding \(node) answered HTTP \(response.status.code)")
+                    region.stopAll()
+                    fail("seeding \(node) answered HTTP \(response.status.code) \(String(decoding: response.body.prefix(200), as: UTF8.self))")
                 }
                 seeded[node, default: []].append(id)
                 acknowledged[id] = (node, "new")
