@@ -2,17 +2,26 @@ import Dispatch
 import Glibc
 import Synchronization
 
-/// Serves the requests of one accepted socket, on the thread that owns it.
-/// Every wait goes through `poll` with a deadline, in slices short enough to
-/// notice a server shutdown.
-final class Connection {
-    private let socket: Socket
+/// The requests of one accepted socket. Between requests (and before the
+/// first) it is parked with the server's `ConnectionPoller`, costing no
+/// thread; when bytes arrive a worker thread runs `serveWhileReady()`,
+/// which serves every request that has begun and hands the connection back
+/// once it is idle again. So it is used by one thread at a time (the poller
+/// or one worker), handed over through the pool's lock; hence the
+/// unchecked `Sendable`. Every wait inside a request goes through `poll`
+/// with a deadline, in slices short enough to notice a server shutdown.
+final class Connection: @unchecked Sendable {
+    let socket: Socket
     private let server: HTTPServer
     private let limits: HTTPServer.Limits
     /// Bytes received but not yet consumed (may hold a pipelined request).
     private var buffer: [UInt8] = []
     private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
     private var servedRequests = 0
+    /// When the connection, idle now, is closed without a response unless a
+    /// request begins: a new connection has no reason to be idle, so its
+    /// first wait is also bounded by the request timeout.
+    private(set) var idleDeadline: ContinuousClock.Instant
 
     /// The most a lingering close waits for, and reads from, the client.
     private static let lingerTime = Duration.seconds(1)
@@ -22,13 +31,17 @@ final class Connection {
         self.socket = socket
         self.server = server
         self.limits = server.limits
+        idleDeadline = .now + min(server.limits.idleTimeout, server.limits.requestTimeout)
+        try? socket.setOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
+    }
+
+    deinit {
+        server.connectionClosed()
     }
 
     private enum WaitOutcome {
         case ready
         case timedOut
-        /// The server is draining and the connection is between requests.
-        case stopping
         /// The server's grace period is over.
         case aborted
     }
@@ -37,51 +50,60 @@ final class Connection {
         case data
         case endOfStream
         case timedOut
-        case stopping
         case aborted
     }
 
     /// What to do with the connection after one exchange.
     private enum Next {
         case keepOpen
-        /// Close now: the peer left, went idle, or the server is stopping.
+        /// Close now: the peer left, or the server is stopping.
         case close
         /// A response saying so was sent: stop writing, then drain what the
         /// client is still sending so the response is not lost to a reset.
         case lingerAndClose
     }
 
-    func serve() {
-        try? socket.setOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
+    /// Serves requests for as long as one has begun (bytes are buffered or
+    /// readable at once). True when the connection is idle and should be
+    /// parked again; false when it is finished (the caller drops it, which
+    /// closes the socket).
+    func serveWhileReady() -> Bool {
         do {
             while true {
+                // Empty lines before a request line are ignored (RFC 9112 §2.2).
+                dropLeadingLineBreaks()
+                if buffer.isEmpty {
+                    switch try socket.receive(into: &scratch) {
+                    case .received(let count):
+                        buffer.append(contentsOf: scratch[..<count])
+                        continue
+                    case .endOfStream:
+                        return false
+                    case .wouldBlock:
+                        // Idle. A draining server parks nothing: the poller closes it.
+                        return server.phase == .running
+                    }
+                }
                 switch try exchange() {
-                case .keepOpen: continue
-                case .close: return
+                case .keepOpen:
+                    idleDeadline = .now + limits.idleTimeout
+                case .close:
+                    return false
                 case .lingerAndClose:
                     lingeringClose()
-                    return
+                    return false
                 }
             }
         } catch {
             // A failed send or recv (reset, broken pipe): nothing to tell anyone.
+            return false
         }
     }
 
     // MARK: - One request
 
+    /// Serves the request that has begun in `buffer`.
     private func exchange() throws(SystemCallError) -> Next {
-        // Wait for the first byte of the next request; empty lines before a
-        // request line are ignored (RFC 9112 §2.2). A new connection has no
-        // reason to be idle, so its wait is also bounded by the request timeout.
-        let idleLimit = servedRequests == 0 ? min(limits.idleTimeout, limits.requestTimeout) : limits.idleTimeout
-        let idleDeadline = ContinuousClock.now + idleLimit
-        while true {
-            dropLeadingLineBreaks()
-            if !buffer.isEmpty { break }
-            guard try read(until: idleDeadline, idle: true) == .data else { return .close }
-        }
-
         // From here one total deadline covers the whole request.
         let deadline = ContinuousClock.now + limits.requestTimeout
         var scanned = 0
@@ -93,10 +115,10 @@ final class Connection {
             }
             scanned = max(0, buffer.count - 2)
             if buffer.count > limits.maxHeaderBytes { return try fail(Self.headersTooLarge) }
-            switch try read(until: deadline, idle: false) {
+            switch try read(until: deadline) {
             case .data: continue
             case .timedOut: return try fail(Self.timedOut)
-            case .endOfStream, .stopping, .aborted: return .close
+            case .endOfStream, .aborted: return .close
             }
         }
         if headEnd > limits.maxHeaderBytes { return try fail(Self.headersTooLarge) }
@@ -117,10 +139,10 @@ final class Connection {
             guard try write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) else { return .close }
         }
         while buffer.count < end {
-            switch try read(until: deadline, idle: false) {
+            switch try read(until: deadline) {
             case .data: continue
             case .timedOut: return try fail(Self.timedOut)
-            case .endOfStream, .stopping, .aborted: return .close
+            case .endOfStream, .aborted: return .close
             }
         }
         request.body = Array(buffer[headEnd..<end])
@@ -179,12 +201,11 @@ final class Connection {
     }
 
     /// Appends what arrives next to `buffer`.
-    private func read(until deadline: ContinuousClock.Instant, idle: Bool) throws(SystemCallError) -> ReadOutcome {
+    private func read(until deadline: ContinuousClock.Instant) throws(SystemCallError) -> ReadOutcome {
         while true {
-            switch try wait(for: Int16(POLLIN), until: deadline, idle: idle) {
+            switch try wait(for: Int16(POLLIN), until: deadline) {
             case .ready: break
             case .timedOut: return .timedOut
-            case .stopping: return .stopping
             case .aborted: return .aborted
             }
             switch try socket.receive(into: &scratch) {
@@ -208,25 +229,16 @@ final class Connection {
             case .completed(let sent):
                 offset += sent
             case .wouldBlock:
-                guard try wait(for: Int16(POLLOUT), until: deadline, idle: false) == .ready else { return false }
+                guard try wait(for: Int16(POLLOUT), until: deadline) == .ready else { return false }
             }
         }
         return true
     }
 
-    /// Polls in slices of `HTTPServer.pollSlice` so shutdown is noticed.
-    /// Between requests (`idle`) a draining server ends the wait, unless a
-    /// request has already arrived.
-    private func wait(for events: Int16, until deadline: ContinuousClock.Instant, idle: Bool) throws(SystemCallError) -> WaitOutcome {
+    /// Polls in slices of `HTTPServer.pollSlice` so an abort is noticed.
+    private func wait(for events: Int16, until deadline: ContinuousClock.Instant) throws(SystemCallError) -> WaitOutcome {
         while true {
-            switch server.phase {
-            case .aborting:
-                return .aborted
-            case .draining where idle:
-                return try socket.poll(events: events, timeoutMilliseconds: 0) != 0 ? .ready : .stopping
-            case .draining, .running:
-                break
-            }
+            if server.phase == .aborting { return .aborted }
             let remaining = deadline - .now
             if remaining <= .zero { return .timedOut }
             let slice = min(remaining, HTTPServer.pollSlice)
@@ -245,7 +257,7 @@ final class Connection {
         var discarded = 0
         while discarded < Self.lingerBytes {
             buffer.removeAll(keepingCapacity: true)
-            guard (try? read(until: deadline, idle: false)) == .data else { return }
+            guard (try? read(until: deadline)) == .data else { return }
             discarded += buffer.count
         }
     }

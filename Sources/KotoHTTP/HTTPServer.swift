@@ -14,10 +14,13 @@ public enum HTTPServerError: Error, Sendable, Hashable {
 
 /// An HTTP/1.1 server on POSIX sockets that serves a `Router`.
 ///
-/// Each admitted connection gets its own thread doing non-blocking I/O with
-/// `poll`, so a slow client only ever holds its own thread, and every wait
-/// has a deadline. Handlers run as Swift tasks whose jobs the connection
-/// thread executes while it waits for their result, so they do not depend
+/// Idle connections (new ones before their first byte, kept-alive ones
+/// between requests) wait on one poller thread, so a thousand of them cost
+/// descriptors, not threads. When bytes arrive the connection goes to a
+/// worker thread doing non-blocking I/O with `poll` until the requests that
+/// began are answered, so a slow client only ever holds its own worker, and
+/// every wait has a deadline. Handlers run as Swift tasks whose jobs the
+/// worker executes while it waits for their result, so they do not depend
 /// on a free thread in Swift's cooperative pool. Shape: create (binds at
 /// once, so `port` is known), `run()` until `shutdown()`.
 public final class HTTPServer: Sendable {
@@ -38,8 +41,12 @@ public final class HTTPServer: Sendable {
         public var requestTimeout: Duration
         /// How long writing one response may take before the connection is dropped.
         public var writeTimeout: Duration
-        /// Connections served at once; the next one gets 503 and is closed.
+        /// Connections open at once, idle or busy; the next one gets 503 and
+        /// is closed. Idle ones are cheap (a descriptor on the poller).
         public var maxConnections: Int
+        /// Connections with a request in progress at once (worker threads);
+        /// further ones wait, their bytes queued in the kernel, for a worker.
+        public var maxWorkers: Int
 
         public init(
             maxHeaderBytes: Int = 16 * 1024,
@@ -48,7 +55,8 @@ public final class HTTPServer: Sendable {
             idleTimeout: Duration = .seconds(60),
             requestTimeout: Duration = .seconds(30),
             writeTimeout: Duration = .seconds(30),
-            maxConnections: Int = 256
+            maxConnections: Int = 4096,
+            maxWorkers: Int = 256
         ) {
             self.maxHeaderBytes = maxHeaderBytes
             self.maxHeaderCount = maxHeaderCount
@@ -57,6 +65,7 @@ public final class HTTPServer: Sendable {
             self.requestTimeout = requestTimeout
             self.writeTimeout = writeTimeout
             self.maxConnections = maxConnections
+            self.maxWorkers = maxWorkers
         }
     }
 
@@ -122,6 +131,7 @@ public final class HTTPServer: Sendable {
         }
         // A peer closing early must cost an EPIPE, not the process.
         _ = signal(SIGPIPE, SIG_IGN)
+        Self.raiseDescriptorLimit()
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let thread = Thread { [self] in
@@ -155,25 +165,47 @@ public final class HTTPServer: Sendable {
     // MARK: - Accepting
 
     private func serveUntilShutdown() throws {
+        let poller: ConnectionPoller
+        do {
+            poller = try ConnectionPoller(phase: { [self] in phase })
+        } catch {
+            // Nothing was accepted yet; closing the listener ends the port.
+            _ = listener.withLock { $0.take() }
+            throw error
+        }
+        let workers = WorkerPool(maxWorkers: limits.maxWorkers, park: { [poller] in poller.park($0) })
+        poller.start(handingReadyTo: workers)
         var failure: (any Error)?
         do {
-            try acceptUntilShutdown()
+            try acceptUntilShutdown(parkingWith: poller)
         } catch {
             failure = error
             shutdown()
         }
         drainConnections()
+        poller.stop()
+        workers.stop()
         if let failure { throw failure }
     }
 
-    private func acceptUntilShutdown() throws {
+    /// Connections each hold a descriptor, idle ones too: a soft limit of
+    /// 1,024 would turn clients away long before `maxConnections`, so the
+    /// soft limit is raised to the hard one (process-wide, once, harmless).
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    }
+
+    private func acceptUntilShutdown(parkingWith poller: ConnectionPoller) throws {
         // The listener lives only in this scope: leaving it closes the port.
         guard let listener = listener.withLock({ $0.take() }) else { return }
         while phase == .running {
             let ready = try listener.poll(events: Int16(POLLIN), timeoutMilliseconds: Self.pollSlice.roundedUpMilliseconds)
             guard ready != 0 else { continue }
             while phase == .running, let client = try acceptNext(from: listener) {
-                admit(client)
+                admit(client, parkingWith: poller)
             }
         }
     }
@@ -197,7 +229,7 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    private func admit(_ client: sending Socket) {
+    private func admit(_ client: sending Socket, parkingWith poller: ConnectionPoller) {
         let admitted = state.withLock { state in
             guard state.statistics.activeConnections < limits.maxConnections else {
                 state.statistics.rejectedConnections += 1
@@ -211,16 +243,13 @@ public final class HTTPServer: Sendable {
             Self.reject(client)
             return
         }
-        let handoff = Handoff(client)
-        let thread = Thread { [self] in
-            if let socket = handoff.take() {
-                Connection(socket: socket, server: self).serve()
-            }
-            state.withLock { $0.statistics.activeConnections -= 1 }
-        }
-        thread.name = "kotohttp-connection"
-        thread.stackSize = 512 * 1024
-        thread.start()
+        // From here the connection counts as active until it is released.
+        poller.park(Connection(socket: client, server: self))
+    }
+
+    /// A connection's socket was closed (`Connection.deinit`).
+    func connectionClosed() {
+        state.withLock { $0.statistics.activeConnections -= 1 }
     }
 
     /// Answers 503 on the accepting thread without reading the request, so
@@ -254,15 +283,6 @@ public final class HTTPServer: Sendable {
             Thread.sleep(forTimeInterval: 0.01)
         }
     }
-}
-
-/// Moves a non-Sendable value to exactly one other thread.
-final class Handoff<Value>: Sendable {
-    private let slot: Mutex<Value?>
-
-    init(_ value: sending Value) { slot = Mutex(value) }
-
-    func take() -> Value? { slot.withLock { $0.take() } }
 }
 
 extension Duration {

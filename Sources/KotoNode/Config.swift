@@ -170,7 +170,7 @@ extension NodeConfig {
         }
         config.shutdownGrace = try reader.seconds("shutdownGraceSeconds") ?? config.shutdownGrace
         if var limits = try reader.object("limits", allowed: ["maxHeaderBytes", "maxHeaderCount", "maxBodyBytes", "idleTimeoutSeconds",
-                                                               "readTimeoutSeconds", "writeTimeoutSeconds", "maxConnections"]) {
+                                                               "readTimeoutSeconds", "writeTimeoutSeconds", "maxConnections", "maxWorkers"]) {
             var value = config.limits
             value.maxHeaderBytes = try limits.integer("maxHeaderBytes", in: 1024...1_048_576).map(Int.init) ?? value.maxHeaderBytes
             value.maxHeaderCount = try limits.integer("maxHeaderCount", in: 8...1000).map(Int.init) ?? value.maxHeaderCount
@@ -179,6 +179,7 @@ extension NodeConfig {
             value.requestTimeout = try limits.seconds("readTimeoutSeconds") ?? value.requestTimeout
             value.writeTimeout = try limits.seconds("writeTimeoutSeconds") ?? value.writeTimeout
             value.maxConnections = try limits.integer("maxConnections", in: 1...100_000).map(Int.init) ?? value.maxConnections
+            value.maxWorkers = try limits.integer("maxWorkers", in: 1...10_000).map(Int.init) ?? value.maxWorkers
             try limits.finish()
             config.limits = value
         }

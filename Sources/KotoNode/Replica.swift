@@ -5,9 +5,14 @@ public import KotoHTTP
 
 /// The one owner of the node's replica store: every read, local write and
 /// applied batch goes through this actor, so the SQLite connection is only
-/// ever used by one task at a time.
+/// ever used by one task at a time. It runs on a thread of its own
+/// (`StoreThread`), never on Swift's cooperative pool: a long apply blocks
+/// only this actor's queue, not request handling or the sync tasks.
 public actor Replica {
     let store: ReplicaStore
+    /// The actor's executor: the thread every store call runs on.
+    public nonisolated let storeThread = StoreThread(name: "kotosync-replica")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { storeThread.asUnownedSerialExecutor() }
     public nonisolated let nodeID: String
     /// Set while this node holds fewer of its own changes than a peer does
     /// (restored from an older backup): local writes wait until it catches up.
@@ -344,9 +349,12 @@ public struct CatchUpRequired: HTTPResponseError, Sendable {
 /// A second connection to the same replica for the merged-view queries,
 /// opened read-only: with WAL it reads the last committed state while the
 /// writer applies a batch, so reads never wait for sync, and nothing on
-/// this path can write.
+/// this path can write. Its queries block too, so it has its own thread
+/// (not the writer's, not the cooperative pool's).
 public actor ReplicaReader {
     let replica: ReadOnlyReplica
+    public nonisolated let storeThread = StoreThread(name: "kotosync-reader")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { storeThread.asUnownedSerialExecutor() }
 
     public init(_ replica: ReadOnlyReplica) {
         self.replica = replica

@@ -134,7 +134,8 @@ final class BenchRegion {
             let config = JSONValue.object([
                 ("node", .string(node)),
                 ("listen", .object([("port", .number(Double(options.basePort + index)))])),
-                ("dataDirectory", .string("data")),
+                // One directory per node: the access log (access.sqlite) is per node too.
+                ("dataDirectory", .string("data/\(node)")),
                 ("secretsFile", .string("secrets/\(node).json")),
                 ("regionManifest", .string("region.json")),
                 ("keyFile", .string("keys/\(node).key")),
@@ -146,10 +147,19 @@ final class BenchRegion {
             ])
             try Data(config.serializedBytes).write(to: directory.appendingPathComponent("\(node).json"))
         }
+        try makeDataDirectories()
     }
 
     func url(_ node: String) -> String { "http://127.0.0.1:\(options.basePort + nodeNames.firstIndex(of: node)!)" }
-    func databasePath(_ node: String) -> String { directory.appendingPathComponent("data/\(node).sqlite").path }
+    func databasePath(_ node: String) -> String { directory.appendingPathComponent("data/\(node)/\(node).sqlite").path }
+
+    /// `data/<node>` for every node, owner only (the daemon refuses a wider data directory).
+    func makeDataDirectories() throws {
+        for node in nodeNames {
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent("data/\(node)"), withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        }
+    }
 
     /// The identity `node`'s daemon uses: its demo key and the manifest's public keys.
     func identity(_ node: String) throws -> StoreIdentity {
@@ -170,6 +180,7 @@ final class BenchRegion {
         let handle = FileHandle(forWritingAtPath: log)
         handle?.seekToEndOfFile()
         process.standardError = handle
+        process.standardOutput = handle
         try process.run()
         processes[node] = process
     }
@@ -192,6 +203,7 @@ final class BenchRegion {
         try FileManager.default.removeItem(at: directory.appendingPathComponent("data"))
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
+        try makeDataDirectories()
     }
 
     deinit {

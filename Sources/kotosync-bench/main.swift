@@ -38,6 +38,7 @@ struct Options {
                 usage: kotosync-bench [--rows N] [--runs N] [--synchronous full|normal|off] [--dir PATH]
                        kotosync-bench region --help
                        kotosync-bench reports --help
+                       kotosync-bench load --help
                 Measures raw SQLite insert, local writes and remote apply of N client rows (default 20000),
                 --runs times (default 5), and prints medians and ratios to raw insert.
                 """)
@@ -358,6 +359,8 @@ func runStoreBenchmark(_ options: Options) {
 
 if CommandLine.arguments.dropFirst().first == "region" {
     await runRegionBenchmark(Array(CommandLine.arguments.dropFirst(2)))
+} else if CommandLine.arguments.dropFirst().first == "load" {
+    await runLoadBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "reports" {
     runReportsBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else {

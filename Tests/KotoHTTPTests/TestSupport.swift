@@ -123,8 +123,13 @@ final class RawClient {
     let descriptor: Int32
     private var buffer: [UInt8] = []
 
+    /// The descriptor is stored only once connected: a throwing init of a
+    /// class whose properties are all set still runs `deinit`, so closing it
+    /// here and there would close it twice, and the second close could hit
+    /// a descriptor another test's socket had reused meanwhile (resetting
+    /// that connection: the cause of a flaky "recv: errno 104").
     init(port: Int, receiveTimeout: Int = 20) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw RawClientError(description: "socket: \(errno)") }
         var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -143,6 +148,7 @@ final class RawClient {
             close(descriptor)
             throw RawClientError(description: "connect: errno \(code)")
         }
+        self.descriptor = descriptor
     }
 
     deinit { close(descriptor) }

@@ -131,6 +131,10 @@ import Testing
         #expect(config.syncInterval == .seconds(30))
         #expect(config.limits.maxConnections == 3)
         #expect(config.limits.maxBodyBytes == HTTPServer.Limits().maxBodyBytes)
+        #expect(config.limits.maxWorkers == HTTPServer.Limits().maxWorkers)
+        let workers = try Self.parse(Self.minimal(#""limits":{"maxWorkers":7}"#))
+        #expect(workers.limits.maxWorkers == 7)
+        #expect(workers.limits.maxConnections == HTTPServer.Limits().maxConnections)
     }
 
     @Test func nullMembersMeanTheDefault() throws {
