@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Glibc
 import KotoCore
+import KotoTestSupport
 
 // A deliberately dumb HTTP/1.1 client on plain POSIX sockets, for sending
 // bytes no real client would: half requests, smuggling attempts, a byte at
@@ -30,21 +31,8 @@ struct RawResponse: Sendable {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
 
-    var json: JSONValueBox? { JSONValueBox(body) }
-}
-
-/// The error code of a JSON error body, parsed with the project's own parser.
-struct JSONValueBox: Sendable {
-    let code: String?
-    let message: String?
-    let isErrorShape: Bool
-
-    init?(_ body: [UInt8]) {
-        guard let json = try? JSONValue.parse(body) else { return nil }
-        code = json["error"]?["code"]?.stringValue
-        message = json["error"]?["message"]?.stringValue
-        isErrorShape = code != nil && message != nil
-    }
+    /// The `{"error": ...}` document of the body, if it is one.
+    var error: ErrorBody? { ErrorBody(body) }
 }
 
 /// How the bytes of one case go out.

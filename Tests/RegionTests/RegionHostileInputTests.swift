@@ -2,6 +2,7 @@ import Foundation
 import KotoCore
 import KotoCrypto
 import KotoHTTP
+import KotoTestSupport
 import Testing
 
 extension Region {
@@ -123,11 +124,12 @@ extension Region {
                 guard let response = answer.response else {
                     return "expected \(item.expected), got no response (\(answer.closed ? "closed" : "still open"))"
                 }
-                let body = response.json
+                let body = response.error
                 var problems: [String] = []
                 if response.status != status { problems.append("status \(response.status), expected \(status)") }
                 if body?.code != code { problems.append("error code \(body?.code ?? "none"), expected \(code)") }
-                if body?.isErrorShape != true { problems.append("the body is not {\"error\":{\"code\",\"message\"}}") }
+                if body?.message?.isEmpty != false { problems.append("the body is not {\"error\":{\"code\",\"message\"}}") }
+                if code == "validation_failed" && body?.problems.isEmpty != false { problems.append("a validation failure that names no field") }
                 if response.header("Content-Type")?.hasPrefix("application/json") != true {
                     problems.append("Content-Type \(response.header("Content-Type") ?? "none")")
                 }
