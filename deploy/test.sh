@@ -36,6 +36,15 @@ status=${PIPESTATUS[0]}
 set -e
 [ "$status" -eq 0 ] || failed+=("Tests/python")
 
+# libFuzzer on the parsers (HTTP request head, JSON, wire batches, config):
+# 60 s each with no crash, leak or hang (deploy/fuzz.sh builds the harnesses).
+echo "==> fuzzing the parsers (4 harnesses, 60 s each)"
+set +e
+deploy/fuzz.sh 60 2>&1 | tee .build/test-fuzz.log
+status=${PIPESTATUS[0]}
+set -e
+[ "$status" -eq 0 ] || failed+=("fuzz")
+
 if [ ${#failed[@]} -gt 0 ]; then
     echo "==> tests FAILED in: ${failed[*]} (logs: .build/test-<target>.log)" >&2
     exit 1

@@ -94,7 +94,9 @@ enum RequestParser {
                 message: "Transfer-Encoding is not supported; send Content-Length")
         }
         var contentLength = 0
-        let lengths = head.headers.values(for: "Content-Length").flatMap { $0.split(separator: ",") }
+        // Empty list elements are kept, so `Content-Length:` or `5,` is refused
+        // rather than read as "no length" or "5" (a proxy may read it otherwise).
+        let lengths = head.headers.values(for: "Content-Length").flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
         if !lengths.isEmpty {
             let texts = Set(lengths.map { $0.trimmingASCIIWhitespace() })
             guard texts.count == 1, let text = texts.first, !text.isEmpty,

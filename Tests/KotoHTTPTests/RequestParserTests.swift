@@ -67,6 +67,13 @@ private func parse(_ text: String, maxHeaderCount: Int = 10) throws(HTTPError) -
         }
         #expect(expectation?.status == .expectationFailed)
         #expect(throws: HTTPError.self) { try framing("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n") }
+        // An empty length, or an empty element of a list, is no length at all: refused, not read as 0 or as the rest.
+        for value in ["", "5,", ",5", "5,,5"] {
+            let empty = #expect(throws: HTTPError.self, "Content-Length: \(value)") {
+                try framing("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \(value)\r\n\r\n")
+            }
+            #expect(empty?.status == .badRequest)
+        }
     }
 
     @Test func responsesAreSerializedWithServerOwnedFraming() {
