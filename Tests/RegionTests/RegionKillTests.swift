@@ -170,16 +170,22 @@ extension Region {
                 var killedMidPull = 0
                 var killedWhileWriting = 0
                 var sourceSeq = try await region[source].holds(of: source)
+                var spent: [String: Duration] = [:]
+                func timed<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
+                    let started = ContinuousClock.now
+                    defer { spent[what, default: .zero] += ContinuousClock.now - started }
+                    return try await body()
+                }
                 for round in 1...rounds {
                     // Kill after a random moment: mid-pull, mid-write, or both.
                     let writesBefore = (try? await region[victim].holds(of: victim)) ?? 0
                     try await Task.sleep(for: .milliseconds(Int.random(in: 0...1200, using: &random)))
                     let held = (try? await region[victim].holds(of: source)) ?? 0
                     let writesAfter = (try? await region[victim].holds(of: victim)) ?? writesBefore
-                    try await region.kill(victim)
+                    try await timed("kill") { try await region.kill(victim) }
                     if held < sourceSeq { killedMidPull += 1 }
                     if writesAfter > writesBefore { killedWhileWriting += 1 }
-                    let check = try await region.integrityCheck(victim)
+                    let check = try await timed("integrity") { try await region.integrityCheck(victim) }
                     try #require(check == "ok", "round \(round): PRAGMA integrity_check on \(victim) after SIGKILL: \(check)")
 
                     // A backlog the victim has not seen: one import, one transaction at the source.
@@ -190,13 +196,14 @@ extension Region {
                         ledger.attempted.insert(id)
                         backlog.append(Fixture.service(id: id, office: source, label: "backlog-\(round)-\(index)"))
                     }
-                    let imported = try await region[source].importServices(backlog)
+                    let imported = try await timed("import") { try await region[source].importServices(backlog) }
                     try #require((200..<300).contains(imported.status),
                                  "round \(round): import at \(source) answered \(imported.status) \(imported.errorCode ?? "")")
                     for item in backlog { ledger.acknowledge(item["id"]!.stringValue!, 20) }
                     sourceSeq = try await region[source].holds(of: source)
-                    try await region[victim].start(binary: region.binary)
+                    try await timed("start") { try await region[victim].start(binary: region.binary) }
                 }
+                note("kill rounds: time spent " + spent.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
                 note("kill rounds: \(rounds) kills, \(killedMidPull) before the victim held the whole backlog, "
                      + "\(killedWhileWriting) after it had taken local writes")
                 #expect(killedMidPull > 0, "no kill landed while the victim was behind the source (seed \(seed))")
@@ -210,7 +217,9 @@ extension Region {
                 note("kill rounds: \(written.acknowledged.count) services written at \(victim) acknowledged, "
                      + "\(written.unknown.count) with a write whose answer was lost, \(written.answeredErrors) answered with an error")
                 #expect(!written.acknowledged.isEmpty, "the victim acknowledged writes of its own")
+                let converging = ContinuousClock.now
                 try await region.waitConverged(timeout: .seconds(90))
+                note("kill rounds: converged \(ContinuousClock.now - converging) after the last restart")
                 for node in region.all {
                     let problems = ledger.problems(in: try await node.serviceCapacities(), at: node.name)
                     #expect(problems.isEmpty, "seed \(seed): \(problems.joined(separator: "; "))")
