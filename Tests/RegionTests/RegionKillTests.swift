@@ -154,7 +154,7 @@ extension Region {
             let seed = FaultRandom.seed(from: "KOTOSYNC_KILL_SEED", what: "kill rounds")
             var random = FaultRandom(seed: seed)
             var options = RegionOptions(nodes: ["jakobstad", "nykarleby", "kronoby"])
-            options.batchSize = 300  // a backlog of hundreds arrives as batches of hundreds, each one transaction
+            options.batchSize = 250  // a backlog of hundreds arrives as batches of hundreds, each one transaction
             options.backoffMaxSeconds = 1
             let rounds = ProcessInfo.processInfo.environment["KOTOSYNC_KILL_ROUNDS"].flatMap(Int.init) ?? 20
             try await withRegion(options, start: false) { region in
@@ -179,7 +179,7 @@ extension Region {
                 for round in 1...rounds {
                     // Kill after a random moment: mid-pull, mid-write, or both.
                     let writesBefore = (try? await region[victim].holds(of: victim)) ?? 0
-                    try await Task.sleep(for: .milliseconds(Int.random(in: 0...1200, using: &random)))
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 0...800, using: &random)))
                     let held = (try? await region[victim].holds(of: source)) ?? 0
                     let writesAfter = (try? await region[victim].holds(of: victim)) ?? writesBefore
                     try await timed("kill") { try await region.kill(victim) }
@@ -189,7 +189,7 @@ extension Region {
                     try #require(check == "ok", "round \(round): PRAGMA integrity_check on \(victim) after SIGKILL: \(check)")
 
                     // A backlog the victim has not seen: one import, one transaction at the source.
-                    let size = Int.random(in: 300...900, using: &random)
+                    let size = Int.random(in: 150...500, using: &random)
                     var backlog: [JSONValue] = []
                     for index in 0..<size {
                         let id = newID()
@@ -218,8 +218,11 @@ extension Region {
                      + "\(written.unknown.count) with a write whose answer was lost, \(written.answeredErrors) answered with an error")
                 #expect(!written.acknowledged.isEmpty, "the victim acknowledged writes of its own")
                 let converging = ContinuousClock.now
-                try await region.waitConverged(timeout: .seconds(90))
-                note("kill rounds: converged \(ContinuousClock.now - converging) after the last restart")
+                // Version vectors first (a status poll), then the full comparison of every record.
+                try await region.waitVersionVectorsAgree(timeout: .seconds(90))
+                let delivered = ContinuousClock.now
+                try await region.waitConverged(timeout: .seconds(30))
+                note("kill rounds: version vectors agreed \(delivered - converging) after the last restart, records compared in \(ContinuousClock.now - delivered)")
                 for node in region.all {
                     let problems = ledger.problems(in: try await node.serviceCapacities(), at: node.name)
                     #expect(problems.isEmpty, "seed \(seed): \(problems.joined(separator: "; "))")
