@@ -59,6 +59,10 @@ enum StatusView {
         if let skew = status["clockSkew"], skew != .null {
             warnings.append("its clock is \(JSONText.cell(skew["offsetSeconds"])) s ahead of \(JSONText.cell(skew["peers"])) peer(s)")
         }
+        if let ahead = status["stampsAheadSeconds"], ahead != .null {
+            warnings.append("it holds changes stamped \(JSONText.cell(ahead)) s ahead of its clock (written while its clock ran ahead): "
+                + "no local writes until its clock catches up with them")
+        }
         return warnings
     }
 }

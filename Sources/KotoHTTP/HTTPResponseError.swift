@@ -19,6 +19,14 @@ public protocol HTTPResponseError: Error, CustomStringConvertible {
     var headers: HTTPHeaders { get }
 }
 
+/// An error of a lower layer (which cannot adopt `HTTPResponseError`: its
+/// own `message` means something else) that stands for an HTTP answer in
+/// some cases — SQLite's "disk full" is 507. The `Router` asks it first.
+public protocol HTTPResponseErrorConvertible: Error {
+    /// The answer this error stands for; nil for the generic, logged 500.
+    var responseError: (any HTTPResponseError)? { get }
+}
+
 /// One input an error response blames: a field (a body member, a query
 /// parameter) and the reason it was refused.
 public struct HTTPProblem: Sendable, Hashable {

@@ -43,6 +43,7 @@ public struct HTTPStatus: Hashable, Sendable, ExpressibleByIntegerLiteral, Custo
         case 503: "Service Unavailable"
         case 504: "Gateway Timeout"
         case 505: "HTTP Version Not Supported"
+        case 507: "Insufficient Storage"
         default:
             switch code {
             case 100..<200: "Informational"
@@ -82,4 +83,6 @@ public struct HTTPStatus: Hashable, Sendable, ExpressibleByIntegerLiteral, Custo
     public static let notImplemented: HTTPStatus = 501
     public static let serviceUnavailable: HTTPStatus = 503
     public static let httpVersionNotSupported: HTTPStatus = 505
+    /// The server cannot store what the request needs (its disk is full).
+    public static let insufficientStorage: HTTPStatus = 507
 }

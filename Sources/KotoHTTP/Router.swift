@@ -165,6 +165,10 @@ public struct Router: Sendable {
     /// answers for itself, unless it is a 500; a 500 and anything else is
     /// reported and answers the generic internal error, leaking nothing.
     public func response(for error: any Error, to request: HTTPRequest) -> HTTPResponse {
+        if let convertible = error as? any HTTPResponseErrorConvertible, let mapped = convertible.responseError,
+           mapped.status != .internalServerError {
+            return mapped.response
+        }
         if let error = error as? any HTTPResponseError, error.status != .internalServerError {
             return error.response
         }

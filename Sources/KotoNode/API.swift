@@ -347,6 +347,8 @@ struct API: Sendable {
         let acceptsWrites = await replica.acceptsWrites
         let forks = await replica.peerForks
         let skew = await replica.clockSkew
+        let stampsAhead = await replica.stampsAhead
+        let clockOffsets = await replica.peerClockOffsets
         let peers = await scheduler.peerStatuses()
         var peerItems: [JSONValue] = []
         for peer in peers {
@@ -367,6 +369,8 @@ struct API: Sendable {
                 ("lag", .number(Double(peer.cursor?.lag ?? 0))),
                 ("fork", fork.map(APIResponse.dot) ?? .null),
                 ("diverged", .bool(state == .diverged)),
+                // The peer's wall clock minus this node's at the last exchange: a peer far ahead has its batches refused.
+                ("clockOffsetSeconds", clockOffsets[peer.node].map { .number(Double($0) / 1000) } ?? .null),
             ]
             peerItems.append(.object(members))
         }
@@ -391,6 +395,7 @@ struct API: Sendable {
             ("stateDigestProvisional", .bool(provisional)),
             ("ownFork", ownFork.map { .string($0) } ?? .null),
             ("clockSkew", skewValue),
+            ("stampsAheadSeconds", stampsAhead.map { .number(Double($0.aheadMillis) / 1000) } ?? .null),
             ("peers", .array(peerItems)),
         ]
         return APIResponse.json(.object(members))

@@ -7,7 +7,7 @@ import KotoHTTP
 /// The node's persistent access log (Act 906/2019 §17): the one owner of
 /// `access.sqlite`. Every personal-data access the API reports is appended
 /// before its answer leaves (fail closed: if appending fails, the request
-/// fails with 503 and nothing is disclosed); a daily purge removes entries
+/// fails with 503 — 507 when the disk is full — and nothing is disclosed); a daily purge removes entries
 /// older than the retention and leaves a signed checkpoint.
 public actor AccessLog: AccessRecorder {
     let store: AccessLogStore
@@ -41,6 +41,10 @@ public actor AccessLog: AccessRecorder {
         do {
             // No daemon-log line per entry: the access log is the record, and a line per read would bury the sync events.
             _ = try store.append(draft)
+        } catch let error as SQLiteError where error.isStorageFull {
+            // Fail closed here too, but say why: 507, like every write on a full disk.
+            Log.error("access.record_failed", ["error": "disk full", "route": access.route])
+            throw InsufficientStorage(refused: "this access could not be recorded in the access log, so its answer is withheld")
         } catch {
             Log.error("access.record_failed", ["error": String(describing: error), "route": access.route])
             throw AccessLogUnavailable()

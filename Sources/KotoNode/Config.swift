@@ -62,6 +62,11 @@ public struct NodeConfig: Sendable {
     public var demoSeed: UInt64?
     /// The schema version this node announces to peers (tests of version mismatch set it).
     public var advertisedSchemaVersion = ReplicaStore.schemaVersion
+    /// TEST ONLY: how far this node's wall clock is moved (ms, may be negative),
+    /// for the region tests of clock skew. Never read from the config file:
+    /// kotosyncd sets it from `KOTOSYNC_TEST_CLOCK_OFFSET_MS`, and only when
+    /// `KOTOSYNC_TEST_HOOKS=1` is set too (see `TestHooks`).
+    public var testClockOffsetMillis: Int64 = 0
     /// Placement targets, deadline rules and the reports' clock (`reports`).
     public var reports = ReportSettings()
     /// How many years access-log entries are kept (`accessLog.retentionYears`); the daily purge removes older ones.

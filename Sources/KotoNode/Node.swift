@@ -46,9 +46,10 @@ public final class Node: Sendable {
         let store = try ReplicaStore(path: config.databasePath, nodeID: config.node, identity: setup.identity, options: setup.options)
         replica = Replica(store: store)
         reader = ReplicaReader(try ReadOnlyReplica(path: config.databasePath))
+        let now = setup.options.now
         accessLog = try AccessLog(path: config.accessLogPath, node: config.node, signingKey: signingKey,
                                   publicKeys: manifest.member(config.node)?.publicKeys ?? [signingKey.publicKey],
-                                  retentionYears: config.accessLogRetentionYears)
+                                  retentionYears: config.accessLogRetentionYears, now: { Int64(now()) })
         scheduler = try SyncScheduler(config: config, replica: replica, secrets: secrets)
         var api = API(config: config, replica: replica, scheduler: scheduler, secrets: secrets, manifest: manifest,
                       access: accessLog)
@@ -77,6 +78,7 @@ public final class Node: Sendable {
             options.deadlineRules = config.reports.deadlineRules.map(\.rule)
             options.maxClockAheadMillis = UInt64(config.maxClockAhead.components.seconds * 1000
                 + config.maxClockAhead.components.attoseconds / 1_000_000_000_000_000)
+            if config.testClockOffsetMillis != 0 { options.now = TestHooks.shiftedClock(config.testClockOffsetMillis) }
             self.options = options
         }
     }
@@ -117,6 +119,9 @@ public final class Node: Sendable {
     public func serve(restored: Bool = false, signals: SignalSequence? = nil) async throws -> ServiceGroup.Outcome {
         Log.info("node.started", ["node": config.node, "host": config.host, "port": String(port),
                                   "peers": config.peers.map(\.node).joined(separator: ",")])
+        if config.testClockOffsetMillis != 0 {
+            Log.warning("node.test_clock_offset", ["offsetMs": String(config.testClockOffsetMillis), "hook": TestHooks.clockOffsetVariable])
+        }
         // Before the API serves: no local write until the peers were asked about this node's own changes.
         await replica.beginStartupCheck()
         let outcome = try await runServices(restored: restored, signals: signals)

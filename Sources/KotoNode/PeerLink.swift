@@ -132,8 +132,15 @@ actor PeerLink {
 
     static func describe(_ error: any Error) -> String {
         if let error = error as? HTTPClientError { return error.message }
+        if let error = error as? SQLiteError, error.isStorageFull { return diskFull }
         return String(describing: error)
     }
+
+    /// The link's error while this node's disk is full: retried with backoff
+    /// like any failure, so it resumes by itself once space is freed.
+    static let diskFull = "disk full: this node cannot store what it pulls (nothing of a batch is applied until it fits); "
+        + "sync resumes by itself once space is freed in the data directory"
+
 
     private var url: String { peer.url ?? "" }
 

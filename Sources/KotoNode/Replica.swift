@@ -48,6 +48,7 @@ public actor Replica {
     /// for peers after a restore, its own chain forked or its clock is off.
     public var acceptsWrites: Bool {
         !startupCheckPending && pendingCatchUp == nil && pendingPeers.isEmpty && store.ownFork == nil && clockSkew == nil
+            && stampsAhead == nil
     }
     public func endStartupCheck() { startupCheckPending = false }
 
@@ -157,6 +158,24 @@ public actor Replica {
         return ClockSkew(aheadMillis: -offset, peers: peers, boundMillis: bound)
     }
 
+    /// The latest clock offset of each peer sampled in the window (peer − this node, ms).
+    public var peerClockOffsets: [String: Int64] {
+        let now = nowMillis
+        return clockSamples.filter { now < $0.value.atMillis || now - $0.value.atMillis <= Self.clockSampleWindowMillis }
+            .mapValues(\.offsetMillis)
+    }
+
+    /// Set while this node's hybrid clock (its newest stamp, local or
+    /// received) is further than the HLC bound ahead of its wall clock: it
+    /// stamped changes while its clock ran ahead, and a new local write
+    /// would be stamped after them, as far ahead, for every peer to refuse.
+    public var stampsAhead: StampsAhead? {
+        let now = nowMillis, stamp = store.lastHLC.wallMillis
+        let bound = store.options.maxClockAheadMillis
+        guard stamp > now, stamp - now > bound else { return nil }
+        return StampsAhead(aheadMillis: stamp - now, boundMillis: bound)
+    }
+
     /// After a restore from backup: new log incarnation, so peers re-read this log from 0.
     public func startNewIncarnation() throws {
         try store.startNewIncarnation()
@@ -217,6 +236,7 @@ public actor Replica {
             throw CatchUpRequired(ownSeq: store.seq, target: nil, waitingFor: pendingPeers.sorted())
         }
         if let skew = clockSkew { throw skew }
+        if let ahead = stampsAhead { throw ahead }
     }
 
     /// The retention job's erasure: reads the clients `owner` owns whose
@@ -381,5 +401,26 @@ public struct ClockSkew: HTTPResponseError, Sendable {
         let seconds = Double(aheadMillis.magnitude) / 1000
         return "this node's clock is \(Int(seconds.rounded())) s \(aheadMillis > 0 ? "ahead of" : "behind") the median of its \(peers) peer\(peers == 1 ? "" : "s"), "
             + "further than the HLC bound of \(boundMillis / 1000) s; local writes resume when the clock is fixed"
+    }
+}
+
+/// Local writes are refused while this node's newest stamp is further than
+/// the HLC bound ahead of its wall clock (it wrote while its clock ran
+/// ahead): a write now would be stamped after it, and every peer would
+/// refuse the batch holding it. It passes by itself once the wall clock
+/// reaches the stamp minus the bound.
+public struct StampsAhead: HTTPResponseError, Sendable {
+    public var status: HTTPStatus { .serviceUnavailable }
+    public var code: String { "clock_skew" }
+    public var message: String { description }
+
+    public let aheadMillis: UInt64
+    public let boundMillis: UInt64
+
+    public var description: String {
+        let wait = (aheadMillis - boundMillis + 999) / 1000
+        return "this node holds changes stamped \(aheadMillis / 1000) s ahead of its wall clock (written while its clock ran ahead), "
+            + "further than the HLC bound of \(boundMillis / 1000) s; local writes resume in about \(wait) s, "
+            + "when its clock has caught up with them"
     }
 }

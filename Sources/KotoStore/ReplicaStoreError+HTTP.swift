@@ -1,5 +1,7 @@
 public import KotoHTTP
 public import KotoCore
+import CSQLite
+import Glibc
 
 /// What each store refusal means to an API client. The store's own faults
 /// (a database of another node, a newer schema, corruption, a key the
@@ -65,4 +67,36 @@ extension FieldProblem {
     public static func summary(of problems: [FieldProblem]) -> String {
         "\(problems.count) problem\(problems.count == 1 ? "" : "s") with the record"
     }
+}
+
+/// The disk under the data directory is full (SQLite's `SQLITE_FULL`, or an
+/// I/O error whose errno is ENOSPC or EDQUOT): HTTP 507 `insufficient_storage`.
+/// Whatever failed was rolled back whole (a write, a batch, an access-log
+/// entry); the message says what was refused and what the operator does,
+/// and names no record.
+public struct InsufficientStorage: HTTPResponseError, Sendable, Equatable {
+    public var status: HTTPStatus { .insufficientStorage }
+    public var code: String { "insufficient_storage" }
+    /// What could not be stored, as a clause: "the write was not saved".
+    public let refused: String
+
+    public init(refused: String = "the write was not saved (nothing of it was kept)") { self.refused = refused }
+
+    public var message: String {
+        "this node's disk is full: \(refused); an operator must free space in the node's data directory"
+    }
+    public var description: String { "\(code): \(message)" }
+}
+
+extension SQLiteError {
+    /// True when SQLite failed because the disk (or the owner's quota) is full.
+    public var isStorageFull: Bool {
+        primaryCode == SQLITE_FULL || systemErrno == ENOSPC || systemErrno == EDQUOT
+    }
+}
+
+/// The one place a store's SQLite failure meets HTTP: a full disk is 507
+/// (`InsufficientStorage`), anything else the router's generic, logged 500.
+extension SQLiteError: HTTPResponseErrorConvertible {
+    public var responseError: (any HTTPResponseError)? { isStorageFull ? InsufficientStorage() : nil }
 }

@@ -6,11 +6,15 @@ public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
     public let resultCode: Int32
     public let message: String
     public let sql: String?
+    /// The operating system's `errno` behind the failure (`sqlite3_system_errno`), 0 when none:
+    /// an I/O error may be ENOSPC (see `isStorageFull`).
+    public let systemErrno: Int32
 
-    public init(resultCode: Int32, message: String, sql: String? = nil) {
+    public init(resultCode: Int32, message: String, sql: String? = nil, systemErrno: Int32 = 0) {
         self.resultCode = resultCode
         self.message = message
         self.sql = sql
+        self.systemErrno = systemErrno
     }
 
     /// The primary result code (extended codes carry detail in the high bits).
@@ -58,8 +62,9 @@ public final class Database {
         let code = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
         guard code == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open database"
+            let systemErrno = db.map { sqlite3_system_errno($0) } ?? 0
             sqlite3_close_v2(db)
-            throw SQLiteError(resultCode: code, message: message)
+            throw SQLiteError(resultCode: code, message: message, systemErrno: systemErrno)
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
@@ -152,7 +157,8 @@ public final class Database {
 
     func error(_ code: Int32, sql: String?) -> SQLiteError {
         guard let handle else { return closedError(sql: sql) }
-        return SQLiteError(resultCode: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+        return SQLiteError(resultCode: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql,
+                           systemErrno: sqlite3_system_errno(handle))
     }
 
     func closedError(sql: String?) -> SQLiteError {
@@ -167,7 +173,7 @@ public final class Database {
         guard code == SQLITE_OK else {
             let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
             sqlite3_free(message)
-            throw SQLiteError(resultCode: code, message: text, sql: sql)
+            throw SQLiteError(resultCode: code, message: text, sql: sql, systemErrno: sqlite3_system_errno(handle))
         }
     }
 

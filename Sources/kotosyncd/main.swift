@@ -59,6 +59,10 @@ commands:
 
 environment:
   KOTOSYNC_SCHEMA_VERSION   announce another schema version to peers (testing only)
+  KOTOSYNC_TEST_CLOCK_OFFSET_MS
+                            TEST ONLY: move this node's wall clock by this many
+                            ms (clock-skew tests); honoured only together with
+                            KOTOSYNC_TEST_HOOKS=1, refused at start without it
 
 Stops gracefully on SIGTERM or SIGINT, its parts in reverse order of start:
 no new connections and the requests in flight finish, the sync links finish
@@ -134,6 +138,9 @@ do {
     if let override = ProcessInfo.processInfo.environment["KOTOSYNC_SCHEMA_VERSION"] {
         guard let version = Int(override) else { fail("KOTOSYNC_SCHEMA_VERSION must be an integer") }
         loaded.advertisedSchemaVersion = version
+    }
+    if let offset = try TestHooks.clockOffsetMillis(environment: ProcessInfo.processInfo.environment) {
+        loaded.testClockOffsetMillis = offset
     }
     config = loaded
     secrets = try Secrets.load(path: config.secretsFile)
