@@ -1,0 +1,150 @@
+import Foundation
+import KotoCore
+import KotoHTTP
+import Testing
+
+extension Region {
+    @Suite("Region: flapping links in network namespaces")
+    struct Flapping {
+        @Test("links cut and healed every second while 100k changes replicate: converges, nothing applied twice")
+        func flappingLinksDuringBacklog() async throws {
+            let backlog = 100_000
+            var options = RegionOptions()
+            options.batchSize = 2000
+            try await withNetnsRegion(options, maxBodyBytes: 64 << 20) { lab in
+                let region = lab.region
+                let source = region["jakobstad"]
+                let before = try await source.holds(of: "jakobstad")
+
+                // The backlog: one import of 100k services at jakobstad, one transaction.
+                let started = ContinuousClock.now
+                let imported = try await Self.importServices(Self.importFile(count: backlog, office: source.name), at: source)
+                try #require(imported.status == 200, "import: \(imported.status) \(imported.errorCode ?? "") \(imported.errorMessage ?? "")")
+                #expect(imported.json?["created"]?.int64Value == Int64(backlog))
+                let target = try await source.holds(of: "jakobstad")
+                try #require(target - before == Int64(backlog), "the import made \(target - before) changes, expected \(backlog)")
+                note("flapping: imported \(backlog) services in \(ContinuousClock.now - started)")
+
+                // Flap: every second two links are cut and the others healed, round
+                // the ten links of the mesh (each node loses a link in turn), while
+                // the backlog replicates and other offices write.
+                let pairs = Self.allPairs(region.names)
+                let flapping = Task {
+                    var tick = 0, flaps = 0
+                    while !Task.isCancelled {
+                        try lab.setCutLinks([pairs[tick % pairs.count], pairs[(tick + 4) % pairs.count]])
+                        tick += 1
+                        flaps += 2
+                        try await Task.sleep(for: .milliseconds(900))
+                    }
+                    return flaps
+                }
+                var acknowledged: [String: String] = [:]
+                let replication = ContinuousClock.now
+                do {
+                    for round in 0..<5 {
+                        for name in ["kronoby", "larsmo"] {
+                            acknowledged.merge(try await Region.Partitions.createServices(at: region[name], count: 2, label: "flap-\(round)"),
+                                               uniquingKeysWith: { $1 })
+                        }
+                    }
+                    try await waitUntil("every node to hold the backlog while links flap", timeout: .seconds(180), poll: .milliseconds(500)) {
+                        for node in region.all where try await node.holds(of: "jakobstad") < target { return false }
+                        return true
+                    }
+                } catch {
+                    flapping.cancel()
+                    throw error
+                }
+                flapping.cancel()
+                let flaps = try? await flapping.value
+                note("flapping: backlog at every node after \(ContinuousClock.now - replication), \(flaps ?? 0) link cuts")
+                try lab.healAll()
+
+                try await region.waitVersionVectorsAgree(timeout: .seconds(60))
+                try await lab.waitDigestsAgree(timeout: .seconds(60))
+                #expect(acknowledged.count == 20, "every write during the flapping was acknowledged")
+                for name in ["jakobstad", "pedersore"] {
+                    let ids = Set(try await region[name].list(.service).compactMap { $0["id"]?.stringValue })
+                    #expect(ids.count == backlog + acknowledged.count, "\(name) lists \(ids.count) services")
+                    #expect(acknowledged.keys.allSatisfy(ids.contains), "\(name) holds every acknowledged write")
+                }
+                // Nothing applied twice: each node's log holds each change once, as many as its version vector counts.
+                var vectors: Set<JSONValue> = []
+                for node in region.all {
+                    let status = try await node.status()
+                    let vector = try #require(status["versionVector"])
+                    vectors.insert(vector)
+                    let sum = (vector.objectMembers ?? []).reduce(Int64(0)) { $0 + ($1.1.int64Value ?? 0) }
+                    #expect(status["logPosition"]?.int64Value == sum, "\(node.name): log position \(status["logPosition"]?.int64Value ?? -1), vector sums to \(sum)")
+                }
+                #expect(vectors.count == 1)
+                await region.stopAll()
+                var counts: Set<String> = []
+                for node in region.all {
+                    let line = try await Self.query(region, node.name, """
+                        SELECT (SELECT count(*) FROM services) || ' ' || (SELECT count(*) FROM change_log) || ' ' || \
+                        (SELECT count(*) FROM (SELECT DISTINCT origin, seq FROM change_log)) || ' ' || (SELECT sum(seq) FROM version_vector);
+                        """)
+                    let numbers = line.split(separator: " ").compactMap { Int($0) }
+                    try #require(numbers.count == 4, "\(node.name): unexpected answer from sqlite3")
+                    #expect(numbers[0] == backlog + acknowledged.count, "\(node.name): \(numbers[0]) services")
+                    #expect(numbers[1] == numbers[2], "\(node.name): \(numbers[1]) log entries, \(numbers[2]) distinct dots")
+                    #expect(numbers[1] == numbers[3], "\(node.name): \(numbers[1]) log entries, version vector sums to \(numbers[3])")
+                    counts.insert(line)
+                    #expect(try await region.integrityCheck(node.name) == "ok", "\(node.name): integrity_check")
+                }
+                #expect(counts.count == 1, "every node counts the same services and log entries")
+            }
+        }
+
+        /// The ten links of a five-node mesh, in an order that moves from node to node.
+        static func allPairs(_ names: [String]) -> [(String, String)] {
+            var pairs: [(String, String)] = []
+            for distance in 1...(names.count / 2) {
+                for index in names.indices {
+                    let other = (index + distance) % names.count
+                    if distance * 2 == names.count && other < index { continue }
+                    pairs.append((names[index], names[other]))
+                }
+            }
+            return pairs
+        }
+
+        /// An import file (JSON) of `count` synthetic services of `office`.
+        static func importFile(count: Int, office: String) -> [UInt8] {
+            let code = municipalityCode(office)
+            var text = "["
+            text.reserveCapacity(count * 220)
+            for index in 0..<count {
+                if index > 0 { text += "," }
+                text += """
+                    {"id":"\(newID())","nameFi":"Jonopalvelu \(index)","providerName":"Provider \(office)","providerType":"municipality",\
+                    "category":"language_course","municipalities":[\(code)],"studyPath":"basic","capacity":20,"status":"active"}
+                    """
+            }
+            text += "]"
+            return Array(text.utf8)
+        }
+
+        /// `POST /v1/import/services` with a JSON file, as the node's own office.
+        static func importServices(_ file: [UInt8], at node: RegionNode) async throws -> APIResult {
+            var headers: HTTPHeaders = ["Content-Type": "application/json"]
+            if let token = node.tokens.office(of: node.name) { headers["Authorization"] = "Bearer \(token)" }
+            let client = try AsyncHTTPClient(configuration: HTTPClient.Configuration(connectTimeout: .seconds(2), totalTimeout: .seconds(300)))
+            let response = try await client.send(.post, node.url + "/v1/import/services", headers: headers, body: file, timeout: .seconds(300))
+            return APIResult(status: response.status.code, body: response.body, headers: response.headers)
+        }
+
+        /// One line from the sqlite3 shell on a stopped node's database.
+        static func query(_ region: RegionCluster, _ name: String, _ sql: String) async throws -> String {
+            let shell = try RegionPaths.sqliteShell()
+            let output = "\(region.directory)/\(name)-query.txt"
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+            let status = try await ChildProcess.run(shell, ["-readonly", region[name].databasePath, sql], logPath: output, timeout: .seconds(60))
+            let text = FileManager.default.contents(atPath: output).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            guard status == 0 else { throw RegionError("sqlite3 on \(name)'s database failed (status \(status))") }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+}
