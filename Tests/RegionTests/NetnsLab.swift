@@ -137,6 +137,53 @@ final class NetnsRegion: RegionLab, @unchecked Sendable {
 
     // MARK: Checks
 
+    /// Time for one `GET /healthz` from inside `name`'s namespace to `peer`,
+    /// along the path `name`'s daemon uses (its relay when the lab has
+    /// latency), on a thread of its own.
+    func roundTrip(from name: String, to peer: String) async throws -> Duration {
+        let namespace = network.namespace(of: name)
+        let (host, port) = links["\(name)>\(peer)"] != nil
+            ? ("127.0.0.1", Self.linkPortBase + names.firstIndex(of: peer)!)
+            : (network.address(of: peer), NetnsNetwork.daemonPort)
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Result { try Self.blockingHealthCheck(namespace: namespace, host: host, port: port) })
+            }
+            thread.start()
+        }
+    }
+
+    private static func blockingHealthCheck(namespace: String, host: String, port: Int) throws -> Duration {
+        let descriptor = try NamespaceSocket.make(in: namespace)
+        defer { close(descriptor) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = NamespaceSocket.address(host, port)
+        let started = ContinuousClock.now
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                retryingEINTR { connect(descriptor, pointer, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        guard connected == 0 else { throw RegionError("connect to \(host):\(port) in \(namespace) failed: \(String(cString: strerror(errno)))") }
+        let request = Array("GET /healthz HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ bytes in retryingEINTR { send(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) } }) == request.count else {
+            throw RegionError("sending to \(host):\(port) failed")
+        }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { bytes in retryingEINTR { recv(descriptor, bytes.baseAddress, bytes.count, 0) } }
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        guard String(decoding: response.prefix(16), as: UTF8.self).hasPrefix("HTTP/1.1 200") else {
+            throw RegionError("GET /healthz at \(host):\(port) from \(namespace) did not answer 200")
+        }
+        return ContinuousClock.now - started
+    }
+
     /// Each node's state digest, failing while one is provisional.
     func stateDigests(among names: [String]? = nil) async throws -> [String: String] {
         var digests: [String: String] = [:]

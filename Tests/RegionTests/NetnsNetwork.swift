@@ -160,10 +160,23 @@ final class NetnsNetwork: Sendable {
         for node in nodes {
             script += nftScript(in: node, """
                 flush chain inet kslab loss
-                \(percent > 0 ? "add rule inet kslab loss numgen random mod 100 < \(percent) drop" : "")
+                \(percent > 0 ? "add rule inet kslab loss numgen random mod 100 < \(percent) counter drop" : "")
                 """)
         }
         try shell(script)
+    }
+
+    /// Packets the loss rules have dropped so far, over all nodes.
+    func lossDrops() throws -> Int {
+        var script = ""
+        for node in nodes { script += "\(ip) netns exec \(namespace(of: node)) \(nft) list chain inet kslab loss\n" }
+        let output = try shell(script)
+        var total = 0
+        for line in output.split(separator: "\n") {
+            let words = line.split(separator: " ")
+            if let index = words.firstIndex(of: "packets"), index + 1 < words.count, let count = Int(words[index + 1]) { total += count }
+        }
+        return total
     }
 
     /// Applies a change to the set of cut links to every node's nftables set.
@@ -198,7 +211,7 @@ final class NetnsNetwork: Sendable {
     func tearDown() {
         guard !tornDown.exchange(true, ordering: .relaxed) else { return }
         let script = ([hub] + nodes.map { namespace(of: $0) }).map { "\(ip) netns del \($0) 2>/dev/null || true" }.joined(separator: "\n")
-        try? shell(script)
+        _ = try? shell(script)
     }
 
     /// Deletes namespaces an earlier run left behind: ours whose pid is gone.
@@ -215,7 +228,8 @@ final class NetnsNetwork: Sendable {
 
     /// Runs a script with `sh -e`, its output appended to the network log;
     /// throws with the output when it fails.
-    private func shell(_ script: String) throws {
+    @discardableResult
+    private func shell(_ script: String) throws -> String {
         let output = try Self.runShell(script)
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         if let log = FileHandle(forWritingAtPath: logPath) {
@@ -223,6 +237,7 @@ final class NetnsNetwork: Sendable {
             log.write(Data("$ \(script.split(separator: "\n").count) commands\n\(output)".utf8))
             try? log.close()
         }
+        return output
     }
 
     /// Runs `sh -ec script` to completion; returns its output, throws it on failure.

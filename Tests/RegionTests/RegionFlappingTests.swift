@@ -8,9 +8,10 @@ extension Region {
     struct Flapping {
         @Test("links cut and healed every second while 100k changes replicate: converges, nothing applied twice")
         func flappingLinksDuringBacklog() async throws {
-            let backlog = 100_000
+            // KOTOSYNC_FLAP_BACKLOG: a smaller backlog for a quick local run (the suite uses 100k).
+            let backlog = ProcessInfo.processInfo.environment["KOTOSYNC_FLAP_BACKLOG"].flatMap { Int($0) } ?? 100_000
             var options = RegionOptions()
-            options.batchSize = 2000
+            options.batchSize = 5000
             try await withNetnsRegion(options, maxBodyBytes: 64 << 20) { lab in
                 let region = lab.region
                 let source = region["jakobstad"]
@@ -48,7 +49,14 @@ extension Region {
                                                uniquingKeysWith: { $1 })
                         }
                     }
-                    try await waitUntil("every node to hold the backlog while links flap", timeout: .seconds(180), poll: .milliseconds(500)) {
+                    var lastReport = ContinuousClock.now
+                    try await waitUntil("every node to hold the backlog while links flap", timeout: .seconds(600), poll: .milliseconds(500)) {
+                        var held: [String] = []
+                        for node in region.all { held.append("\(node.name) \(try await node.holds(of: "jakobstad"))") }
+                        if ContinuousClock.now - lastReport > .seconds(30) {
+                            lastReport = ContinuousClock.now
+                            note("flapping: jakobstad's changes held: \(held.joined(separator: ", "))")
+                        }
                         for node in region.all where try await node.holds(of: "jakobstad") < target { return false }
                         return true
                     }

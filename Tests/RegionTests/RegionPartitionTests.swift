@@ -16,6 +16,8 @@ extension Region {
         @Test("{jakobstad, nykarleby} | {kronoby, pedersore, larsmo}: writes on both sides, a field raced, a delete against an update; healed, all identical")
         func partitionAndHeal() async throws {
             try await withNetnsRegion { lab in
+                let direct = try await lab.roundTrip(from: "jakobstad", to: "larsmo")
+                note("partition: GET /healthz across the bridge took \(direct)")
                 try await Self.partitionScenario(lab, converge: .seconds(60))
             }
         }
@@ -24,7 +26,14 @@ extension Region {
         func partitionOverLossyLinks() async throws {
             try await withNetnsRegion(latency: .milliseconds(100)) { lab in
                 try lab.setLoss(percent: 5)
+                // The links really are slow: a request and its answer each wait 100 ms in a relay.
+                for (from, to) in [("jakobstad", "larsmo"), ("pedersore", "nykarleby")] {
+                    let elapsed = try await lab.roundTrip(from: from, to: to)
+                    #expect(elapsed >= .milliseconds(200), "\(from) to \(to): GET /healthz took \(elapsed)")
+                }
                 try await Self.partitionScenario(lab, converge: .seconds(120))
+                // And lossy: the loss rules dropped packets between the nodes.
+                #expect(try lab.network.lossDrops() > 0, "5% loss dropped no packet")
             }
         }
 
