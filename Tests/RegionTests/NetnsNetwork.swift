@@ -214,13 +214,14 @@ final class NetnsNetwork: Sendable {
         _ = try? shell(script)
     }
 
-    /// Deletes namespaces an earlier run left behind: ours whose pid is gone.
+    /// Deletes namespaces an earlier run left behind (ours whose test
+    /// process is gone), ending the daemons that run on inside them.
     private static func removeStale(ip: String) {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/run/netns") else { return }
         for entry in entries where entry.hasPrefix(prefix) {
             let pidText = entry.dropFirst(prefix.count).prefix { $0 != "-" }
             guard let pid = Int32(pidText), pid != getpid(), Glibc.kill(pid, 0) != 0, errno == ESRCH else { continue }
-            _ = try? runShell("\(ip) netns del \(entry)")
+            _ = try? runShell("for pid in $(\(ip) netns pids \(entry)); do kill -9 $pid || true; done; \(ip) netns del \(entry)")
         }
     }
 
