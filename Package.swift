@@ -72,7 +72,7 @@ let package = Package(
             dependencies: ["KotoNode", "KotoStore", "KotoHTTP", "KotoCore", "KotoTestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "RegionTests", dependencies: ["KotoHTTP", "KotoCore", "KotoCrypto"], swiftSettings: strict),
+        .testTarget(name: "RegionTests", dependencies: ["KotoHTTP", "KotoCore", "KotoCrypto", "KotoTestSupport"], swiftSettings: strict),
         .testTarget(name: "KotoCLITests", dependencies: ["KotoCLI", "KotoCore", "KotoHTTP", "KotoTestSupport"], swiftSettings: strict),
         .testTarget(name: "KotoCryptoTests", dependencies: ["KotoCrypto", "KotoTestSupport"], swiftSettings: strict),
     ]

@@ -8,6 +8,10 @@ final class WakeSignal: Sendable {
         var pending = false
         var waiter: CheckedContinuation<Void, Never>?
         var generation: UInt64 = 0
+        /// The wait whose timer fired (or was cancelled) before it had
+        /// installed its continuation: it must return at once, not sleep
+        /// until the next wake.
+        var expired: UInt64?
     }
 
     private let state = Mutex(State())
@@ -26,6 +30,10 @@ final class WakeSignal: Sendable {
 
     /// Returns on a wake, after `timeout`, or when the task is cancelled.
     func wait(timeout: Duration) async {
+        if timeout <= .zero {
+            state.withLock { $0.pending = false }
+            return
+        }
         let generation = state.withLock { state -> UInt64 in
             state.generation += 1
             return state.generation
@@ -37,7 +45,7 @@ final class WakeSignal: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
-                    if state.pending || Task.isCancelled {
+                    if state.pending || Task.isCancelled || state.expired == generation {
                         state.pending = false
                         return true
                     }
@@ -52,9 +60,15 @@ final class WakeSignal: Sendable {
         timer.cancel()
     }
 
+    /// Ends wait number `generation`: resumes it, or, if it has not
+    /// installed its continuation yet, marks it so it returns on arrival.
     private func fire(generation: UInt64) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard state.generation == generation, let waiter = state.waiter else { return nil }
+            guard state.generation == generation else { return nil }
+            guard let waiter = state.waiter else {
+                state.expired = generation
+                return nil
+            }
             state.waiter = nil
             return waiter
         }

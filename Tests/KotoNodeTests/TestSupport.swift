@@ -338,18 +338,10 @@ extension HTTPResponse {
         get throws { try JSONValue.parse(body) }
     }
 
-    /// `error.code` of a `{"error": {"code", "message"}}` body.
-    var errorCode: String? { (try? JSONValue.parse(body))?["error"]?["code"]?.stringValue }
-    var errorMessage: String? { (try? JSONValue.parse(body))?["error"]?["message"]?.stringValue }
-
-    /// `error.problems` as (field, reason) pairs.
-    var problems: [FieldProblem] {
-        let items = (try? JSONValue.parse(body))?["error"]?["problems"]?.arrayValue ?? []
-        return items.compactMap { item in
-            guard let field = item["field"]?.stringValue, let reason = item["reason"]?.stringValue else { return nil }
-            return FieldProblem(field: field, reason: reason)
-        }
-    }
+    /// `error.code`, `error.message` and `error.problems` of an error body (see `ErrorBody`).
+    var errorCode: String? { ErrorBody(body)?.code }
+    var errorMessage: String? { ErrorBody(body)?.message }
+    var problems: [FieldProblem] { ErrorBody(body)?.problems ?? [] }
 
     var problemFields: Set<String> { Set(problems.map(\.field)) }
 
