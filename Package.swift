@@ -44,8 +44,9 @@ let package = Package(
         .target(name: "KotoCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
         .target(name: "KotoNode", dependencies: ["KotoCore", "KotoStore", "KotoHTTP", "KotoSeed"], swiftSettings: strict),
         .executableTarget(name: "kotosyncd", dependencies: ["KotoNode"], swiftSettings: strict),
-        // The command-line client: talks to a daemon over HTTP only, so it knows no store or node internals.
-        .target(name: "KotoCLI", dependencies: ["KotoCore", "KotoHTTP"], swiftSettings: strict),
+        // The command-line client: talks to a daemon over HTTP, so it knows no node internals; only
+        // `backup` opens the node's SQLite files itself (KotoStore's online backup, read-only source).
+        .target(name: "KotoCLI", dependencies: ["KotoCore", "KotoHTTP", "KotoStore"], swiftSettings: strict),
         .executableTarget(name: "kotosync", dependencies: ["KotoCLI"], swiftSettings: strict),
         .executableTarget(
             name: "kotosync-bench",
@@ -73,7 +74,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "RegionTests", dependencies: ["KotoHTTP", "KotoCore", "KotoCrypto", "KotoTestSupport"], swiftSettings: strict),
-        .testTarget(name: "KotoCLITests", dependencies: ["KotoCLI", "KotoCore", "KotoHTTP", "KotoTestSupport"], swiftSettings: strict),
+        .testTarget(name: "KotoCLITests", dependencies: ["KotoCLI", "KotoCore", "KotoHTTP", "KotoStore", "KotoTestSupport"], swiftSettings: strict),
         .testTarget(name: "KotoCryptoTests", dependencies: ["KotoCrypto", "KotoTestSupport"], swiftSettings: strict),
     ]
 )

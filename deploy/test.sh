@@ -7,7 +7,8 @@ source deploy/lib.sh
 
 need_packages pkg-config libsqlite3-dev libcurl4-openssl-dev libssl-dev sqlite3 nginx openssl \
     python3 python3-venv chromium chromium-driver prometheus \
-    iproute2 nftables   # prometheus: promtool; iproute2, nftables: the network namespace region tests
+    systemd jq iproute2 nftables   # prometheus: promtool; systemd: systemd-analyze verify of the unit; jq: deploy/install.sh;
+    # iproute2, nftables: the network namespace region tests
 need_swift
 
 echo "==> building (warnings are errors)"

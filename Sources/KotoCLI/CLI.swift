@@ -13,6 +13,10 @@ public enum CLI {
                 console.print(topic.flatMap(Subcommand.named)?.help ?? Subcommand.overview)
                 return .ok
             }
+            if case .backup(let request) = invocation.command {
+                try LocalBackup.run(request, environment: environment, console: console)
+                return .ok
+            }
             let settings = try Settings.resolve(invocation.options, environment: environment)
             let runner = Runner(client: try DaemonClient(settings: settings), format: invocation.options.output,
                                 console: console, now: now)
@@ -53,6 +57,7 @@ struct Runner {
         case .retentionPreview: try retentionPreview()
         case .importFile(let request): try importFile(request)
         case .subjectExport(let id, let out): try subjectExport(id, out: out)
+        case .backup: break  // local, run before any daemon client exists
         }
     }
 

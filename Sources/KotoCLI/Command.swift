@@ -118,6 +118,8 @@ enum Command: Sendable, Hashable {
     case importFile(ImportRequest)
     /// `subject export <client id>`: the record, placements and access-log lines of one client.
     case subjectExport(clientID: String, out: String?)
+    /// `backup FILE`: a local copy of the node's database (no daemon request).
+    case backup(BackupRequest)
 }
 
 struct Invocation: Sendable, Hashable {
@@ -371,6 +373,9 @@ enum CommandLineParser {
                 return .resolve(conflictID: id, value: value)
             case "audit":
                 return .audit(try auditCommand())
+            case "backup":
+                let file = try positional("a FILE to write the backup to")
+                return .backup(BackupRequest(file: file, config: parsed.value("config"), accessLog: parsed.value("access-log")))
             case "retention":
                 let action = try positional("an action: preview")
                 guard action == "preview" else { throw usage("retention takes preview (the job itself runs on the daemon)") }

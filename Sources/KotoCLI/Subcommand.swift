@@ -259,6 +259,27 @@ struct Subcommand: Sendable {
                 """,
             options: [], examples: ["kotosync retention preview", "kotosync retention preview --json"]),
         Subcommand(
+            name: "backup", arguments: "FILE",
+            summary: "a consistent copy of this node's database while the daemon runs",
+            details: """
+                Runs on the office's server, as the daemon's user (or root): reads the
+                node's configuration (--config) for its node name and data directory, and
+                copies <dataDirectory>/<node>.sqlite into FILE through SQLite's online backup
+                API. The daemon keeps running and writing: the copy is one committed
+                snapshot. FILE is written as FILE.partial (mode 0600), checked with PRAGMA
+                integrity_check and only then renamed; an existing FILE is never
+                overwritten. --access-log FILE2 copies the access log (access.sqlite) the
+                same way. The database file is opened directly (read-only), not through the
+                daemon's API: a backup holds every record, and admin credentials read no
+                records. Restore: docs/operations.md, "Backup and restore".
+                """,
+            options: [
+                .value("config", "PATH", "the node's configuration file (default: $KOTOSYNC_CONFIG, else /etc/kotosync/kotosyncd.json)"),
+                .value("access-log", "FILE", "also copy the access log to FILE"),
+            ],
+            examples: ["kotosync backup /var/backups/kotosync/jakobstad-2026-12-01.sqlite",
+                       "kotosync backup /srv/b/replica.sqlite --access-log /srv/b/access.sqlite --config /etc/kotosync/kotosyncd.json"]),
+        Subcommand(
             name: "help", arguments: "[<subcommand>]",
             summary: "this overview, or a subcommand's help",
             details: "", options: [], examples: ["kotosync help list"]),

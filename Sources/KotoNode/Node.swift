@@ -20,6 +20,10 @@ public final class Node: Sendable {
     let server: HTTPServer
     /// Erases expired clients of this node's municipality (`retention`), daily.
     let retention: RetentionJob
+    /// The merged-view queries' read-only connection (closed before the writer's).
+    let reader: ReplicaReader
+    /// `shutdown()` and the signals reach the running service group here.
+    let stopRequests = AsyncStream.makeStream(of: StopRequest.self)
 
     /// The port the API listens on (the configured one, or the one chosen for port 0).
     public var port: Int { server.port }
@@ -41,7 +45,7 @@ public final class Node: Sendable {
         try DataFileModes.prepare(config)
         let store = try ReplicaStore(path: config.databasePath, nodeID: config.node, identity: setup.identity, options: setup.options)
         replica = Replica(store: store)
-        let reader = ReplicaReader(try ReadOnlyReplica(path: config.databasePath))
+        reader = ReplicaReader(try ReadOnlyReplica(path: config.databasePath))
         accessLog = try AccessLog(path: config.accessLogPath, node: config.node, signingKey: signingKey,
                                   publicKeys: manifest.member(config.node)?.publicKeys ?? [signingKey.publicKey],
                                   retentionYears: config.accessLogRetentionYears)
@@ -104,50 +108,55 @@ public final class Node: Sendable {
         Log.info("node.demo_loaded", ["node": store.nodeID, "records": String(records.count)])
     }
 
-    /// Serves until `shutdown()`; then stops the sync links and returns.
+    /// Serves until `shutdown()` or a signal of `signals`; then stops its
+    /// parts in reverse order of start (`services`) and closes the databases.
     /// `restored`: the operator says the database came back from a backup.
-    public func run(restored: Bool = false) async throws {
+    /// Returns `.forced` when a second signal or the deadline cut the stop
+    /// short (the caller exits at once); throws when a part failed.
+    public func serve(restored: Bool = false, signals: SignalSequence? = nil) async throws -> ServiceGroup.Outcome {
         Log.info("node.started", ["node": config.node, "host": config.host, "port": String(port),
                                   "peers": config.peers.map(\.node).joined(separator: ",")])
+        // Before the API serves: no local write until the peers were asked about this node's own changes.
         await replica.beginStartupCheck()
-        // Serve at once (peers starting at the same time probe us too); the
-        // sync links and the restore check run beside the server.
-        let background = Task {
-            _ = await scheduler.probePeers()
-            let target = await replica.pendingCatchUp
-            if restored || target != nil {
-                // Restored (the operator says so, or peers hold more of this
-                // node's changes than it does): its log positions are not the
-                // ones peers remember, and it takes no local write before every
-                // configured peer has answered, so no peer holding a later
-                // change of ours is missed (passive ones answer by reaching us).
-                do {
-                    try await replica.startNewIncarnation()
-                } catch {
-                    Log.error("node.incarnation_failed", ["error": String(describing: error)])
-                }
-                Log.warning("node.restored", ["node": config.node, "ownSeqAtPeers": target.map(String.init) ?? "unknown"])
-                await replica.waitForPeers(Set(config.peers.map(\.node)))
+        let outcome = try await runServices(restored: restored, signals: signals)
+        if outcome == .stopped { Log.info("node.stopped", ["node": config.node]) }
+        return outcome
+    }
+
+    /// `serve` for callers that stop the node with `shutdown()` and need no outcome (tests, tools).
+    public func run(restored: Bool = false) async throws {
+        _ = try await serve(restored: restored)
+    }
+
+    /// The sync links and the restore check, beside the server (peers
+    /// starting at the same time probe us too); runs until cancelled.
+    func runSync(restored: Bool) async {
+        _ = await scheduler.probePeers()
+        let target = await replica.pendingCatchUp
+        if restored || target != nil {
+            // Restored (the operator says so, or peers hold more of this
+            // node's changes than it does): its log positions are not the
+            // ones peers remember, and it takes no local write before every
+            // configured peer has answered, so no peer holding a later
+            // change of ours is missed (passive ones answer by reaching us).
+            do {
+                try await replica.startNewIncarnation()
+            } catch {
+                Log.error("node.incarnation_failed", ["error": String(describing: error)])
             }
-            await replica.endStartupCheck()
-            await replica.markRunning()
-            if let seed = config.demoSeed, !restored, target == nil {
-                await seedDemoRegion(seed)
-            }
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.scheduler.run() }
-                group.addTask { await self.logPendingPeers() }
-                group.addTask { await self.retention.runLoop() }
-            }
+            Log.warning("node.restored", ["node": config.node, "ownSeqAtPeers": target.map(String.init) ?? "unknown"])
+            await replica.waitForPeers(Set(config.peers.map(\.node)))
         }
-        let purge = Task { await accessLog.runDailyPurge() }
-        defer { background.cancel(); purge.cancel() }
-        try await server.run()
-        background.cancel()
-        purge.cancel()
-        _ = await background.value
-        _ = await purge.value
-        Log.info("node.stopped", ["node": config.node])
+        await replica.endStartupCheck()
+        await replica.markRunning()
+        if let seed = config.demoSeed, !restored, target == nil {
+            await seedDemoRegion(seed)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.scheduler.run() }
+            group.addTask { await self.logPendingPeers() }
+            group.addTask { await self.retention.runLoop() }
+        }
     }
 
     /// Loads the demo region if the store is still empty and no peer holds any of this node's changes.
@@ -182,9 +191,9 @@ public final class Node: Sendable {
         }
     }
 
-    /// Stops accepting connections; requests in flight get `shutdownGrace` to finish.
+    /// Asks the running node to stop gracefully (as SIGTERM does; asking
+    /// again changes nothing). Before `run`, it makes `run` stop at once.
     public func shutdown() {
-        Log.info("node.stopping", ["node": config.node])
-        server.shutdown(gracePeriod: config.shutdownGrace)
+        stopRequests.continuation.yield(.shutdown)
     }
 }

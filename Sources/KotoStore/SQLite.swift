@@ -44,10 +44,14 @@ public enum SynchronousMode: String, Sendable, CaseIterable {
 public final class Database {
     private var handle: OpaquePointer?
     private var statements: [String: Statement] = [:]
+    /// Statements prepared for their callers (`prepare`): `close()` finalises the ones still alive.
+    private var prepared: [WeakStatement] = []
     private var savepointDepth = 0
     public let path: String
 
-    public init(path: String, synchronous: SynchronousMode = .full, readOnly: Bool = false) throws(SQLiteError) {
+    /// `wal`: false for a connection that must keep the file's own journal
+    /// mode (a backup's destination takes the source's pages as they are).
+    public init(path: String, synchronous: SynchronousMode = .full, readOnly: Bool = false, wal: Bool = true) throws(SQLiteError) {
         self.path = path
         var db: OpaquePointer?
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
@@ -60,7 +64,7 @@ public final class Database {
         handle = db
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, 5000)
-        if !readOnly {
+        if !readOnly, wal {
             try execute("PRAGMA journal_mode = WAL")
         }
         try execute("PRAGMA synchronous = \(synchronous.rawValue)")
@@ -104,6 +108,7 @@ public final class Database {
     /// `busyTimeoutMillis` for readers on older snapshots; when they outlast
     /// it, `completed` is false and the caller retries later.
     public func checkpointTruncate(busyTimeoutMillis: Int32 = 2000) throws(SQLiteError) -> CheckpointResult {
+        guard let handle else { throw closedError(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         sqlite3_busy_timeout(handle, busyTimeoutMillis)
         defer { sqlite3_busy_timeout(handle, 5000) }
         var logFrames: Int32 = 0
@@ -121,14 +126,42 @@ public final class Database {
         sqlite3_close_v2(handle)
     }
 
-    var connection: OpaquePointer { handle! }
+    /// True once `close()` succeeded: every call after it throws SQLITE_MISUSE "database is closed".
+    public var isClosed: Bool { handle == nil }
+
+    /// Closes the connection now, on the way out: finalises every statement
+    /// it prepared (a statement used afterwards throws, it does not crash),
+    /// then `sqlite3_close`. The last connection to a WAL database
+    /// checkpoints it and removes the -wal file, so a cleanly stopped node
+    /// leaves one self-contained file. Closing twice does nothing; throws
+    /// (and stays open) if SQLite refuses, e.g. while a backup reads from it.
+    public func close() throws(SQLiteError) {
+        guard let handle else { return }
+        if isInTransaction { try? execute("ROLLBACK") }
+        statements.values.forEach { $0.finalize() }
+        statements.removeAll()
+        prepared.forEach { $0.statement?.finalize() }
+        prepared.removeAll()
+        let code = sqlite3_close(handle)
+        guard code == SQLITE_OK else { throw error(code, sql: nil) }
+        self.handle = nil
+    }
+
+    /// The open connection, or nil once closed.
+    var connection: OpaquePointer? { handle }
 
     func error(_ code: Int32, sql: String?) -> SQLiteError {
-        SQLiteError(resultCode: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+        guard let handle else { return closedError(sql: sql) }
+        return SQLiteError(resultCode: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+    }
+
+    func closedError(sql: String?) -> SQLiteError {
+        SQLiteError(resultCode: SQLITE_MISUSE, message: "database \(path) is closed", sql: sql)
     }
 
     /// Runs one or more statements without bound values (schema, pragmas).
     public func execute(_ sql: String) throws(SQLiteError) {
+        guard let handle else { throw closedError(sql: sql) }
         var message: UnsafeMutablePointer<CChar>?
         let code = sqlite3_exec(handle, sql, nil, nil, &message)
         guard code == SQLITE_OK else {
@@ -152,7 +185,10 @@ public final class Database {
     /// A prepared statement owned by the caller (hot paths keep theirs
     /// instead of looking SQL up in the cache each time); `reset()` before reuse.
     func prepare(_ sql: String) throws(SQLiteError) -> Statement {
-        try Statement(database: self, sql: sql)
+        let statement = try Statement(database: self, sql: sql)
+        prepared.removeAll { $0.statement == nil }
+        prepared.append(WeakStatement(statement: statement))
+        return statement
     }
 
     /// Runs a statement with the given bindings to completion.
@@ -178,9 +214,9 @@ public final class Database {
         return result
     }
 
-    public var changes: Int { Int(sqlite3_changes(handle)) }
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
-    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+    public var changes: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
+    public var lastInsertRowID: Int64 { handle.map { sqlite3_last_insert_rowid($0) } ?? 0 }
+    public var isInTransaction: Bool { handle.map { sqlite3_get_autocommit($0) == 0 } ?? false }
 
     /// Runs `body` in a write transaction (`BEGIN IMMEDIATE`): commits when it
     /// returns, rolls back and rethrows when it throws. Nested calls use
@@ -221,15 +257,22 @@ public final class Database {
     }
 }
 
-/// Owns one `sqlite3_stmt*`; finalised in deinit. Not Sendable.
+/// A statement `Database.close()` must finalise if it is still alive.
+private struct WeakStatement {
+    weak var statement: Statement?
+}
+
+/// Owns one `sqlite3_stmt*`; finalised in deinit, or by `Database.close()`
+/// first (then every use throws "database is closed"). Not Sendable.
 public final class Statement {
-    private let statement: OpaquePointer
+    private var statement: OpaquePointer?
     private unowned let database: Database
     public let sql: String
 
     init(database: Database, sql: String) throws(SQLiteError) {
+        guard let connection = database.connection else { throw database.closedError(sql: sql) }
         var prepared: OpaquePointer?
-        let code = sqlite3_prepare_v3(database.connection, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
+        let code = sqlite3_prepare_v3(connection, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
         guard code == SQLITE_OK, let prepared else { throw database.error(code, sql: sql) }
         self.statement = prepared
         self.database = database
@@ -240,14 +283,26 @@ public final class Statement {
         sqlite3_finalize(statement)
     }
 
+    /// Finalises now (the database is closing); later uses throw.
+    fileprivate func finalize() {
+        sqlite3_finalize(statement)
+        statement = nil
+    }
+
     /// Rewinds the statement and clears its bindings, for the next use.
     public func reset() {
+        guard let statement else { return }
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
     }
 
     private func check(_ code: Int32) throws(SQLiteError) {
         if code != SQLITE_OK { throw database.error(code, sql: sql) }
+    }
+
+    private func open() throws(SQLiteError) -> OpaquePointer {
+        guard let statement else { throw database.closedError(sql: sql) }
+        return statement
     }
 
     public func bind(_ values: [SQLiteValue]) throws(SQLiteError) {
@@ -258,7 +313,7 @@ public final class Statement {
 
     public func bind(_ value: SQLiteValue, at index: Int32) throws(SQLiteError) {
         switch value {
-        case .null: try check(sqlite3_bind_null(statement, index))
+        case .null: try bindNull(at: index)
         case .integer(let number): try bind(number, at: index)
         case .text(let text): try bind(text, at: index)
         case .blob(let bytes): try bind(bytes, at: index)
@@ -266,14 +321,15 @@ public final class Statement {
     }
 
     public func bind(_ value: Int64, at index: Int32) throws(SQLiteError) {
-        try check(sqlite3_bind_int64(statement, index, value))
+        try check(sqlite3_bind_int64(try open(), index, value))
     }
 
     public func bind(_ value: String, at index: Int32) throws(SQLiteError) {
-        try check(sqlite3_bind_text(statement, index, value, -1, kotosync_sqlite_transient()))
+        try check(sqlite3_bind_text(try open(), index, value, -1, kotosync_sqlite_transient()))
     }
 
     public func bind(_ value: [UInt8], at index: Int32) throws(SQLiteError) {
+        let statement = try open()
         let code = value.withUnsafeBytes { buffer in
             sqlite3_bind_blob(statement, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count),
                               kotosync_sqlite_transient())
@@ -282,11 +338,12 @@ public final class Statement {
     }
 
     public func bindNull(at index: Int32) throws(SQLiteError) {
-        try check(sqlite3_bind_null(statement, index))
+        try check(sqlite3_bind_null(try open(), index))
     }
 
     /// Advances; true while a row is available.
     public func step() throws(SQLiteError) -> Bool {
+        let statement = try open()
         let code = sqlite3_step(statement)
         switch code {
         case SQLITE_ROW: return true

@@ -60,9 +60,13 @@ commands:
 environment:
   KOTOSYNC_SCHEMA_VERSION   announce another schema version to peers (testing only)
 
-Stops gracefully on SIGTERM or SIGINT: no new connections, requests and the
-batch in flight finish, the database closes. A second signal, or the
-configured shutdownGraceSeconds plus 5 s, ends it at once.
+Stops gracefully on SIGTERM or SIGINT, its parts in reverse order of start:
+no new connections and the requests in flight finish, the sync links finish
+the batch in flight, then the access log and the database close (the WAL is
+checkpointed into the database file and removed). A second signal, or the
+configured shutdownGraceSeconds plus 5 s, ends it at once (exit status 1).
+Under systemd (Type=notify) it reports READY=1 once it serves and
+STOPPING=1 when it begins to stop.
 Exit status: 0 done, 1 cannot start or failed, 2 bad arguments or configuration.
 """
 
@@ -158,35 +162,22 @@ do {
     fail("cannot start: \(error)", code: 1)
 }
 
-// Signals arrive on a dispatch queue instead of interrupting arbitrary code.
-signal(SIGTERM, SIG_IGN)
-signal(SIGINT, SIG_IGN)
-let signalQueue = DispatchQueue(label: "kotosyncd.signals")
-nonisolated(unsafe) var stopping = false
-var sources: [any DispatchSourceSignal] = []
-for number in [SIGTERM, SIGINT] {
-    let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
-    source.setEventHandler {
-        if stopping {
-            FileHandle.standardError.write(Data("level=warning event=node.forced_exit\n".utf8))
-            exit(1)
-        }
-        stopping = true
-        node.shutdown()
-        let deadline = config.shutdownGrace + .seconds(5)
-        signalQueue.asyncAfter(deadline: .now() + .milliseconds(Int(deadline.components.seconds * 1000))) {
-            FileHandle.standardError.write(Data("level=error event=node.shutdown_deadline_passed\n".utf8))
-            exit(1)
-        }
-    }
-    source.resume()
-    sources.append(source)
-}
-
+// SIGTERM and SIGINT are read as an async sequence by the node's service
+// group: the first stops it gracefully, in reverse order of start; a second
+// one, or the deadline, ends the process at once.
+let signals = SignalSequence([SIGTERM, SIGINT])
 do {
-    try await node.run(restored: restored)
+    switch try await node.serve(restored: restored, signals: signals) {
+    case .stopped:
+        exit(0)
+    case .forced(.secondSignal):
+        FileHandle.standardError.write(Data("level=warning event=node.forced_exit\n".utf8))
+        exit(1)
+    case .forced(.deadlinePassed):
+        FileHandle.standardError.write(Data("level=error event=node.shutdown_deadline_passed\n".utf8))
+        exit(1)
+    }
 } catch {
     FileHandle.standardError.write(Data("level=error event=node.failed error=\"\(error)\"\n".utf8))
     exit(1)
 }
-exit(0)
