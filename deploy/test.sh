@@ -7,7 +7,8 @@ source deploy/lib.sh
 
 need_packages pkg-config libsqlite3-dev libcurl4-openssl-dev libssl-dev sqlite3 nginx openssl \
     python3 python3-venv chromium chromium-driver prometheus \
-    systemd jq   # prometheus: promtool; systemd: systemd-analyze verify of the unit; jq: deploy/install.sh
+    systemd jq iproute2 nftables   # prometheus: promtool; systemd: systemd-analyze verify of the unit; jq: deploy/install.sh;
+    # iproute2, nftables: the network namespace region tests
 need_swift
 
 echo "==> building (warnings are errors)"
