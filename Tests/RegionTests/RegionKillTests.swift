@@ -168,7 +168,9 @@ extension Region {
                 for round in 1...rounds {
                     // Kill after a random moment: mid-pull, mid-write, or both.
                     let writesBefore = (try? await region[victim].holds(of: victim)) ?? 0
-                    try await Task.sleep(for: .milliseconds(Int.random(in: 0...600, using: &random)))
+                    // Every other round soon after the restart, while the backlog is surely still arriving.
+                    let wait = round.isMultiple(of: 2) ? Int.random(in: 0...40, using: &random) : Int.random(in: 0...600, using: &random)
+                    try await Task.sleep(for: .milliseconds(wait))
                     let held = (try? await region[victim].holds(of: source)) ?? 0
                     let writesAfter = (try? await region[victim].holds(of: victim)) ?? writesBefore
                     try await timed("kill") { try await region.kill(victim) }
