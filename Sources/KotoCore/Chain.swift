@@ -118,19 +118,31 @@ public enum RowDigestFormat {
     static let tag: [UInt8] = Array("KSRD".utf8) + [1]
 
     public static func bytes(_ kind: RecordKind, id: UUID, state: RowState) -> [UInt8] {
+        bytes(kind, id: id, ordered: OrderedRow(state, kind: kind), conflicts: state.conflicts, erased: state.erased)
+    }
+
+    /// The same bytes from the row in schema order (the store's merge has it
+    /// so already): no lookup by field name except for fields with open conflicts.
+    public static func bytes(_ kind: RecordKind, id: UUID, ordered row: OrderedRow, conflicts: [String: [FrontierEntry]],
+                             erased: Bool) -> [UInt8] {
         var writer = WireWriter()
-        writer.bytes.reserveCapacity(256)
+        writer.bytes.reserveCapacity(640)
         writer.bytes += tag
         writer.bytes.append(kind.wireTag)
         withUnsafeBytes(of: id.uuid) { writer.bytes += $0 }
-        writer.bytes.append(state.erased ? 1 : 0)
-        guard !state.erased else { return writer.bytes }
-        for (index, spec) in kind.fields.enumerated() {
-            guard let stamp = state.stamps[spec.name] else { continue }
+        writer.bytes.append(erased ? 1 : 0)
+        guard !erased else { return writer.bytes }
+        let specs = kind.fields
+        for index in specs.indices {
+            guard let stamp = row.stamps[index] else { continue }
             writer.uint(UInt64(index))
-            writer.value(state.fields[spec.name] ?? .null)
+            writer.value(row.values[index])
             writer.stamp(stamp)
-            let losers = (state.conflicts[spec.name] ?? []).sorted {
+            guard !conflicts.isEmpty, let entries = conflicts[specs[index].name], !entries.isEmpty else {
+                writer.uint(0)
+                continue
+            }
+            let losers = entries.sorted {
                 ($0.stamp.hlc, $0.stamp.dot.origin, $0.stamp.dot.seq) < ($1.stamp.hlc, $1.stamp.dot.origin, $1.stamp.dot.seq)
             }
             writer.uint(UInt64(losers.count))

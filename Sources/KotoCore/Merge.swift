@@ -154,3 +154,25 @@ public struct RowState: Sendable, Equatable {
         return effect
     }
 }
+
+/// A row's winning values and stamps in schema order (by field index):
+/// looked up by name once, then read by index for the row digest, the
+/// stamps' encoding and the row's columns.
+public struct OrderedRow: Sendable, Equatable {
+    /// Each field's value, `.null` where the row holds none.
+    public var values: [FieldValue]
+    /// Each field's winning stamp, nil for a field never written.
+    public var stamps: [FieldStamp?]
+
+    public init(_ state: RowState, kind: RecordKind) {
+        let specs = kind.fields
+        values = []
+        values.reserveCapacity(specs.count)
+        stamps = []
+        stamps.reserveCapacity(specs.count)
+        for spec in specs {
+            values.append(state.fields[spec.name] ?? .null)
+            stamps.append(state.stamps.isEmpty ? nil : state.stamps[spec.name])
+        }
+    }
+}

@@ -4,12 +4,18 @@
 /// field values of open conflicts.
 extension WireFormat {
     public static func encodeStamps(_ stamps: [String: FieldStamp], record: RecordKind) -> [UInt8] {
+        encodeStamps(ordered: record.fields.map { stamps[$0.name] })
+    }
+
+    /// The same bytes from the stamps in schema order (nil: a field never written).
+    public static func encodeStamps(ordered stamps: [FieldStamp?]) -> [UInt8] {
         var writer = WireWriter()
+        writer.bytes.reserveCapacity(32 + 2 * stamps.count)
         var distinct: [FieldStamp] = []
         var pairs: [(field: Int, stamp: Int)] = []
         pairs.reserveCapacity(stamps.count)
-        for (fieldIndex, spec) in record.fields.enumerated() {
-            guard let stamp = stamps[spec.name] else { continue }
+        for (fieldIndex, stamp) in stamps.enumerated() {
+            guard let stamp else { continue }
             // Rows hold few distinct stamps: a linear scan beats hashing origins.
             if let known = distinct.firstIndex(of: stamp) {
                 pairs.append((fieldIndex, known))

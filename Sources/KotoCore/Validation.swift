@@ -77,7 +77,8 @@ public struct RecordValidator: Sendable {
     /// Every problem of `fields` as a record of `kind`; empty when valid.
     public func problems(in fields: FieldMap, kind: RecordKind) -> [FieldProblem] {
         var problems: [FieldProblem] = []
-        for name in fields.keys.sorted() where kind.field(named: name) == nil {
+        // Only the unknown names are sorted (most records have none).
+        for name in fields.keys.filter({ kind.field(named: $0) == nil }).sorted() {
             problems.append(FieldProblem(field: name, reason: "unknown field"))
         }
         for spec in kind.fields {
@@ -108,7 +109,8 @@ public struct RecordValidator: Sendable {
         case .text(let maxLength):
             let text = value.text!
             if spec.required && text.allSatisfy(\.isWhitespace) { return problem("must not be empty") }
-            if text.count > maxLength { return problem("is longer than \(maxLength) characters") }
+            // No more UTF-8 bytes than the limit: no more characters either, without counting graphemes.
+            if text.utf8.count > maxLength && text.count > maxLength { return problem("is longer than \(maxLength) characters") }
         case .integer(let min, let max):
             let number = value.integer!
             if number < min { return problem("must be at least \(min)") }

@@ -104,9 +104,20 @@ extension ReplicaStore {
         var fields = fields
         // A full record may carry `deleted: false`; a new record is never deleted.
         if fields[deletedFieldName] == .bool(false) || fields[deletedFieldName] == .null { fields[deletedFieldName] = nil }
-        var all: FieldMap = [:]
-        for spec in kind.fields { all[spec.name] = fields[spec.name] ?? .null }
-        for (name, value) in fields where kind.field(named: name) == nil { all[name] = value }
+        var all = FieldMap(minimumCapacity: kind.fields.count + 1)
+        var known = 0
+        for spec in kind.fields {
+            if let value = fields[spec.name] {
+                all[spec.name] = value
+                known += 1
+            } else {
+                all[spec.name] = .null
+            }
+        }
+        // Names outside the schema are kept for validation to refuse; only looked for when there are some.
+        if known < fields.count {
+            for (name, value) in fields where kind.field(named: name) == nil { all[name] = value }
+        }
         all[deletedFieldName] = .bool(false)
         return (fields, all)
     }

@@ -140,8 +140,11 @@ final class RowStore {
                 }
             }
         }
+        // The row in schema order, looked up by name once for the digest, the stamps and the columns.
+        let ordered = OrderedRow(row.state, kind: kind)
         // The state digest: this row's old contribution out, its new one in.
-        let digest = SHA256.hash(RowDigestFormat.bytes(kind, id: change.rowID, state: row.state))
+        let digest = SHA256.hash(RowDigestFormat.bytes(kind, id: change.rowID, ordered: ordered, conflicts: row.state.conflicts,
+                                                       erased: row.state.erased))
         if let old = row.digest { next.digest.subtract(old) }
         next.digest.add(digest)
         row.digest = digest
@@ -156,8 +159,8 @@ final class RowStore {
             try statement.bind(id, at: column)
             column += 1
         }
-        for spec in kind.fields {
-            switch row.state.fields[spec.name] ?? .null {
+        for value in ordered.values {
+            switch value {
             case .null: try statement.bindNull(at: column)
             case .text(let text): try statement.bind(text, at: column)
             case .integer(let number): try statement.bind(number, at: column)
@@ -166,7 +169,7 @@ final class RowStore {
             column += 1
         }
         try statement.bind(WireFormat.encodeClock(row.state.rowClock), at: column)
-        try statement.bind(WireFormat.encodeStamps(row.state.stamps, record: kind), at: column + 1)
+        try statement.bind(WireFormat.encodeStamps(ordered: ordered.stamps), at: column + 1)
         try statement.bind(row.state.erased ? 1 : 0, at: column + 2)
         try statement.bind(Int64(conflictTotal), at: column + 3)
         try statement.bind(digest, at: column + 4)

@@ -18,7 +18,7 @@ import KotoStore
 
 struct Options {
     var rows = 20_000
-    var runs = 5
+    var runs = 3
     var synchronous = SynchronousMode.full
     var directory = FileManager.default.temporaryDirectory.path
 
@@ -40,7 +40,8 @@ struct Options {
                        kotosync-bench reports --help
                        kotosync-bench load --help
                 Measures raw SQLite insert, local writes and remote apply of N client rows (default 20000),
-                --runs times (default 5), and prints medians and ratios to raw insert.
+                --runs times (default 3), and prints medians and each store path's ratio to both baselines:
+                raw insert into a plain table of the client columns, and into one with the clients table's indexes.
                 """)
                 exit(0)
             default: fail("unknown argument \(flag) (see --help)")
@@ -135,32 +136,78 @@ func threadCPUSeconds() -> Double {
     return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
-/// Plain SQLite: the store's client columns, no metadata, one transaction.
+/// Binds a client's field values to `statement` from parameter `first` on, in schema order.
+func bindClientColumns(_ fields: FieldMap, to statement: Statement, from first: Int32) throws {
+    for (index, spec) in RecordKind.client.fields.enumerated() {
+        let column = first + Int32(index)
+        switch fields[spec.name] ?? .null {
+        case .null: try statement.bindNull(at: column)
+        case .text(let text): try statement.bind(text, at: column)
+        case .integer(let number): try statement.bind(number, at: column)
+        case .bool(let flag): try statement.bind(flag ? 1 : 0, at: column)
+        }
+    }
+}
+
+/// Inserts `rows` into `table` (id and the client columns) in one transaction with one prepared statement.
+func insertClients(_ rows: [(UUID, FieldMap)], into table: String, database: Database) throws -> Double {
+    let specs = RecordKind.client.fields
+    let sql = "INSERT INTO \(table) (id, \(specs.map(\.column).joined(separator: ", "))) VALUES (?\(String(repeating: ", ?", count: specs.count)))"
+    return try seconds {
+        try database.transaction {
+            let statement = try database.statement(sql)
+            for (id, fields) in rows {
+                statement.reset()
+                try statement.bind(.text(id.lowercased), at: 1)
+                try bindClientColumns(fields, to: statement, from: 2)
+                try statement.run()
+            }
+        }
+    }
+}
+
+/// Baseline 1, plain SQLite: the store's client columns, no metadata, no
+/// secondary index, one transaction.
 func rawInsert(_ rows: [(UUID, FieldMap)], path: String, synchronous: SynchronousMode) throws -> Double {
     let database = try Database(path: path, synchronous: synchronous)
     let specs = RecordKind.client.fields
     try database.execute("CREATE TABLE clients_raw (id TEXT PRIMARY KEY NOT NULL, "
         + specs.map { "\($0.column) \($0.type.storage.sqlType)" }.joined(separator: ", ") + ")")
-    let sql = "INSERT INTO clients_raw (id, \(specs.map(\.column).joined(separator: ", "))) VALUES (?\(String(repeating: ", ?", count: specs.count)))"
-    return try seconds {
-        try database.transaction {
-            let statement = try database.statement(sql)
-            for (id, fields) in rows {
-                try statement.bind(.text(id.lowercased), at: 1)
-                for (index, spec) in specs.enumerated() {
-                    let column = Int32(index + 2)
-                    switch fields[spec.name] ?? .null {
-                    case .null: try statement.bindNull(at: column)
-                    case .text(let text): try statement.bind(text, at: column)
-                    case .integer(let number): try statement.bind(number, at: column)
-                    case .bool(let flag): try statement.bind(flag ? 1 : 0, at: column)
-                    }
-                }
-                try statement.run()
-                statement.reset()
-            }
-        }
-    }
+    return try insertClients(rows, into: "clients_raw", database: database)
+}
+
+/// Baseline 2, cr-sqlite's comparison: the same client columns in a plain
+/// (rowid) table that has every index the store's `clients` table has —
+/// copied from a fresh store's `sqlite_master`, partial report indexes
+/// included — plus the three local columns those indexes read (`erased`,
+/// `awaiting_erase`, `open_conflicts`, left at 0). No triggers, no metadata.
+func rawIndexedInsert(_ rows: [(UUID, FieldMap)], directory: URL, synchronous: SynchronousMode, identity: StoreIdentity) throws -> Double {
+    let schemaPath = directory.appendingPathComponent("indexed-schema.sqlite").path
+    _ = try ReplicaStore(path: schemaPath, nodeID: "larsmo", identity: identity)  // the store's indexes, as it creates them
+    let indexes = try Database(path: schemaPath, synchronous: synchronous, readOnly: true).query(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'clients' AND sql IS NOT NULL ORDER BY name") { $0.string(0) ?? "" }
+    precondition(indexes.count >= 3, "the store's clients table must have its indexes")
+    let database = try Database(path: directory.appendingPathComponent("raw-indexed.sqlite").path, synchronous: synchronous)
+    let specs = RecordKind.client.fields
+    try database.execute("CREATE TABLE clients (id TEXT PRIMARY KEY NOT NULL, "
+        + specs.map { "\($0.column) \($0.type.storage.sqlType)" }.joined(separator: ", ")
+        + ", erased INTEGER NOT NULL DEFAULT 0, awaiting_erase INTEGER NOT NULL DEFAULT 0, open_conflicts INTEGER NOT NULL DEFAULT 0)")
+    for sql in indexes { try database.execute(sql) }
+    return try insertClients(rows, into: "clients", database: database)
+}
+
+/// Remote apply of `batch` into a fresh replica whose report-aggregate and
+/// `deadline_next` triggers were dropped (a second connection drops them
+/// after the store created them): apply minus this is the triggers' share.
+func applyWithoutAggregateTriggers(_ batch: ChangeBatch, directory: URL, options: StoreOptions, identity: StoreIdentity) throws -> Double {
+    let path = directory.appendingPathComponent("untriggered.sqlite").path
+    let replica = try ReplicaStore(path: path, nodeID: "larsmo", identity: identity, options: options)
+    let database = try Database(path: path, synchronous: options.synchronous)
+    let triggers = try database.query("SELECT name FROM sqlite_master WHERE type = 'trigger'") { $0.string(0) ?? "" }
+    precondition(!triggers.isEmpty, "the store must have its aggregate triggers")
+    for name in triggers { try database.execute("DROP TRIGGER \(name)") }
+    try database.close()
+    return try seconds { try replica.apply(batch, from: "jakobstad") }
 }
 
 /// The store's SQL for applying `batch` alone — row lookup, log append
@@ -280,13 +327,21 @@ func machine() -> String {
     return "\(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(memory) RAM, SQLite \(String(cString: sqlite3_libversion()))"
 }
 
-/// Raw insert vs local writes vs remote apply, in one process on the same rows.
-func runStoreBenchmark(_ options: Options) {
+/// The store figures of one `runStoreBenchmark` run, medians over its runs,
+/// by name (changes/s, ratios, milliseconds): what `kotosync-bench all` prints.
+typealias StoreFigures = [String: Double]
+
+/// Raw inserts (plain, and with the record table's indexes) vs local writes
+/// vs remote apply vs the store's SQL alone, in one process on the same rows.
+/// Prints the runs and a table with each store path's ratio to both
+/// baselines, and returns the medians (keys: see `StoreFigures` below).
+@discardableResult
+func runStoreBenchmark(_ options: Options) -> StoreFigures {
     let rows = generateClients(count: options.rows)
-    var raw: [Double] = [], local: [Double] = [], apply: [Double] = [], sqlOnly: [Double] = []
-    var applyTimes: [Double] = [], checkTimes: [Double] = [], digestTimes: [Double] = []
+    var raw: [Double] = [], indexed: [Double] = [], local: [Double] = [], apply: [Double] = [], sqlOnly: [Double] = []
+    var applyTimes: [Double] = [], checkTimes: [Double] = [], digestTimes: [Double] = [], untriggered: [Double] = []
     var slowdown: [Double] = [], slowdownWithDigest: [Double] = []
-    print("kotosync-bench: \(options.rows) client rows, \(options.runs) runs, synchronous=\(options.synchronous.rawValue)")
+    print("kotosync-bench store: \(options.rows) client rows, \(options.runs) runs, synchronous=\(options.synchronous.rawValue)")
     print("machine: \(machine())")
     do {
         // One key per node, generated in-process; both stores know both public keys.
@@ -302,6 +357,7 @@ func runStoreBenchmark(_ options: Options) {
             storeOptions.synchronous = options.synchronous
 
             let rawSeconds = try rawInsert(rows, path: directory.appendingPathComponent("raw.sqlite").path, synchronous: options.synchronous)
+            let indexedSeconds = try rawIndexedInsert(rows, directory: directory, synchronous: options.synchronous, identity: replicaIdentity)
 
             let origin = try ReplicaStore(path: directory.appendingPathComponent("origin.sqlite").path, nodeID: "jakobstad",
                                           identity: originIdentity, options: storeOptions)
@@ -320,41 +376,71 @@ func runStoreBenchmark(_ options: Options) {
             precondition(replicated == rows.count, "the replica must hold every row")
             precondition(replica.stateDigest == origin.stateDigest, "the replica's state digest must match the origin's")
 
+            let untriggeredSeconds = try applyWithoutAggregateTriggers(batch, directory: directory, options: storeOptions, identity: replicaIdentity)
             let sqlOnlySeconds = try storeSQLOnly(batch, directory: directory, synchronous: options.synchronous, identity: replicaIdentity)
             let checkSeconds = chainChecksOnly(batch, key: originKey.publicKey)
             let digestSeconds = rowDigestsOnly(batch)
 
             raw.append(Double(rows.count) / rawSeconds)
+            indexed.append(Double(rows.count) / indexedSeconds)
             sqlOnly.append(Double(rows.count) / sqlOnlySeconds)
             local.append(Double(rows.count) / localSeconds)
             apply.append(Double(rows.count) / applySeconds)
             applyTimes.append(applySeconds)
+            untriggered.append(untriggeredSeconds)
             checkTimes.append(checkSeconds)
             digestTimes.append(digestSeconds)
             slowdown.append(applySeconds / (applySeconds - checkSeconds))
             slowdownWithDigest.append(applySeconds / (applySeconds - checkSeconds - digestSeconds))
-            print(String(format: "run %d: raw %.0f/s, local %.0f/s, apply %.0f/s, store SQL only %.0f/s; apply %.1f ms, chain+signature checks %.1f ms, row digests %.1f ms",
-                         run, raw.last!, local.last!, apply.last!, sqlOnly.last!, applySeconds * 1e3, checkSeconds * 1e3, digestSeconds * 1e3))
+            print(String(format: "run %d: raw %.0f/s, raw+indexes %.0f/s, local %.0f/s, apply %.0f/s, store SQL only %.0f/s; "
+                         + "apply %.1f ms (without aggregate triggers %.1f ms), chain+signature checks %.1f ms, row digests %.1f ms",
+                         run, raw.last!, indexed.last!, local.last!, apply.last!, sqlOnly.last!, applySeconds * 1e3, untriggeredSeconds * 1e3,
+                         checkSeconds * 1e3, digestSeconds * 1e3))
         }
     } catch {
         fail("\(error)")
     }
-    let rawMedian = median(raw)
+    // Ratios are medians of each run's own ratio: both sides of a ratio come from the same run.
+    func ratio(_ path: [Double], _ baseline: [Double]) -> Double { median(zip(path, baseline).map { $0 / $1 }) }
+    var figures: StoreFigures = [
+        "raw_per_s": median(raw), "raw_indexed_per_s": median(indexed),
+        "local_per_s": median(local), "apply_per_s": median(apply), "sql_only_per_s": median(sqlOnly),
+        "local_vs_raw": ratio(local, raw), "local_vs_raw_indexed": ratio(local, indexed),
+        "apply_vs_raw": ratio(apply, raw), "apply_vs_raw_indexed": ratio(apply, indexed),
+        "sql_only_vs_raw": ratio(sqlOnly, raw), "sql_only_vs_raw_indexed": ratio(sqlOnly, indexed),
+        "apply_ms": median(applyTimes) * 1e3, "apply_without_triggers_ms": median(untriggered) * 1e3,
+        "checks_ms": median(checkTimes) * 1e3, "row_digests_ms": median(digestTimes) * 1e3,
+    ]
+    figures["aggregate_triggers_share"] = median(zip(applyTimes, untriggered).map { 1 - $1 / $0 })
+    figures["checks_slowdown_percent"] = (median(slowdown) - 1) * 100
     print("")
-    print("| path | changes/s (median of \(options.runs)) | ratio to raw |")
-    print("|---|---:|---:|")
-    print(String(format: "| raw SQLite insert | %.0f | 1.00 |", rawMedian))
-    print(String(format: "| local write (store, signed) | %.0f | %.2f |", median(local), median(local) / rawMedian))
-    print(String(format: "| remote apply (store, full checks) | %.0f | %.2f |", median(apply), median(apply) / rawMedian))
-    print(String(format: "| store SQL only, pre-computed, no merge | %.0f | %.2f |", median(sqlOnly), median(sqlOnly) / rawMedian))
+    print("| path | changes/s (median of \(options.runs)) | ratio to raw | ratio to raw + indexes |")
+    print("|---|---:|---:|---:|")
+    print(String(format: "| raw SQLite insert, plain table | %.0f | 1.00 | %.2f |", figures["raw_per_s"]!, ratio(raw, indexed)))
+    print(String(format: "| raw SQLite insert, record table's indexes | %.0f | %.2f | 1.00 |", figures["raw_indexed_per_s"]!, ratio(indexed, raw)))
+    print(String(format: "| local write, batched (store, signed) | %.0f | %.2f | %.2f |",
+                 figures["local_per_s"]!, figures["local_vs_raw"]!, figures["local_vs_raw_indexed"]!))
+    print(String(format: "| remote apply (store, full checks) | %.0f | %.2f | %.2f |",
+                 figures["apply_per_s"]!, figures["apply_vs_raw"]!, figures["apply_vs_raw_indexed"]!))
+    print(String(format: "| store SQL only, pre-computed, no merge | %.0f | %.2f | %.2f |",
+                 figures["sql_only_per_s"]!, figures["sql_only_vs_raw"]!, figures["sql_only_vs_raw_indexed"]!))
     print("")
-    let percent = (median(slowdown) - 1) * 100
+    func verdict(_ value: Double, _ goal: Double) -> String { value >= goal ? "met" : "NOT met" }
+    let targets = [("apply/raw", "apply_vs_raw", 0.5), ("apply/raw+indexes", "apply_vs_raw_indexed", 0.6),
+                   ("local/raw", "local_vs_raw", 0.5), ("local/raw+indexes", "local_vs_raw_indexed", 0.6)]
+    print("targets (issue 10): " + targets.map { label, key, goal in
+        "\(label) " + String(format: "%.2f (>= %.1f: ", figures[key]!, goal) + (figures[key]! >= goal ? "met)" : "NOT met)")
+    }.joined(separator: ", "))
+    print(String(format: "aggregate triggers (report counts, deadline_next): %.1f%% of remote apply (apply %.1f ms, without them %.1f ms)",
+                 figures["aggregate_triggers_share"]! * 100, figures["apply_ms"]!, figures["apply_without_triggers_ms"]!))
+    let percent = figures["checks_slowdown_percent"]!
     print(String(format: "integrity: apply %.1f ms, of which chain+signature checks %.1f ms and row digests %.1f ms (medians of %d)",
-                 median(applyTimes) * 1e3, median(checkTimes) * 1e3, median(digestTimes) * 1e3, options.runs))
+                 figures["apply_ms"]!, figures["checks_ms"]!, figures["row_digests_ms"]!, options.runs))
     print(String(format: "integrity: remote apply with chain and signature checks is %.1f%% slower than the same apply without them (apply / (apply - checks) = %.3f, median of %d)",
                  percent, median(slowdown), options.runs) + " -> goal <= 10%: " + (percent <= 10 ? "met" : "NOT met"))
     print(String(format: "integrity: counting the state digest's row digests too: %.1f%% slower (apply / (apply - checks - row digests) = %.3f)",
                  (median(slowdownWithDigest) - 1) * 100, median(slowdownWithDigest)))
+    return figures
 }
 
 if CommandLine.arguments.dropFirst().first == "region" {
