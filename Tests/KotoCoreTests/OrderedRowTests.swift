@@ -71,7 +71,7 @@ import Testing
             == Array(expected.prefix(22)) + [1])
     }
 
-    @Test func theStampBytesAreExactlyTheFormat() {
+    @Test func theStampBytesAreExactlyTheFormat() throws {
         // Distinct stamps in order of first use (schema order), then (field index, stamp index) pairs.
         let fields = ["capacity", "contact", "status"].sorted { Self.index($0) < Self.index($1) }
         var distinct: [FieldStamp] = [], pairs: [UInt8] = []
