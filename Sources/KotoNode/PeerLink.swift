@@ -31,7 +31,7 @@ actor PeerLink {
     private let replica: Replica
     private let secrets: Secrets
     private let client: (any SyncTransport)?
-    let signal = WakeSignal()
+    nonisolated let signal = WakeSignal()
     /// Called after this link applied changes, so others can relay them on.
     private let onApplied: @Sendable (String) -> Void
     private(set) var state: LinkState
