@@ -111,6 +111,14 @@ extension BenchRegion {
     /// The port of the daemon without peers (after the five).
     var aloneURL: String { "http://127.0.0.1:\(options.basePort + nodeNames.count)" }
 
+    func waitAloneHealthy(client: HTTPClient) throws {
+        for _ in 0..<500 {
+            if let response = try? client.send(.get, "\(aloneURL)/healthz"), response.status == .ok { return }
+            usleep(20_000)
+        }
+        throw BenchError(description: "the daemon without peers did not come up")
+    }
+
     /// Starts jakobstad's identity as a daemon without peers, in a data directory of its own.
     func startAlone() throws {
         let config = JSONValue.object([

@@ -346,6 +346,7 @@ func measureRegion(_ options: RegionOptions, progress: (String) -> Void = { prin
         region.stopAll()
         try region.startAlone()
         let alone = try HTTPClient(configuration: HTTPClient.Configuration(totalTimeout: .seconds(30)))
+        try region.waitAloneHealthy(client: alone)
         try waitWritable(region.aloneURL, headers: region.officeHeaders(origin), municipality: code, client: alone)
         for run in 1...options.runs {
             let rate = try measureCreates(base: region.aloneURL, headers: region.officeHeaders(origin), municipality: code,
