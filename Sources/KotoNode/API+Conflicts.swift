@@ -63,7 +63,6 @@ extension API {
         let value = try Self.resolutionValue(request, conflict: conflict)
         // The store checks again: resolved (or erased) since the check above is `ConflictNotOpen`, a 404.
         let change = try await replica.write(conflict.kind, id: conflict.rowID, .resolve(field: conflict.field, value: value))
-        scheduler.localChange()
         Log.info("conflict.resolved", ["kind": conflict.kind.rawValue, "id": conflict.rowID.lowercased, "field": conflict.field,
                                        "dot": change.dot.description, "by": caller.description])
         if conflict.kind != .service { try await context.record(.write, conflict.kind, ids: [conflict.rowID], fields: [conflict.field]) }

@@ -150,7 +150,6 @@ struct API: Sendable {
             try context.scope.checkWrite(kind, "create", stored: nil, creating: checked, in: store.view)
         }
         let change = try await replica.write(kind, id: id, .create(fields, id: id))
-        scheduler.localChange()
         Log.info("record.created", ["kind": kind.rawValue, "id": id.lowercased, "dot": change.dot.description])
         if kind != .service { try await context.record(.write, kind, ids: [id], fields: Self.written(kind, fields)) }
         let shown = try await read { [id] view in try view.record(kind, id: id).map { try context.scope.shown([$0], in: view)[0] } }
@@ -179,7 +178,6 @@ struct API: Sendable {
         }
         try await checkScope(kind, id: id, "update", context)
         let change = try await replica.write(kind, id: id, .update(fields))
-        scheduler.localChange()
         Log.info("record.updated", ["kind": kind.rawValue, "id": id.lowercased, "dot": change.dot.description,
                                     "fields": fields.keys.sorted().joined(separator: ",")])
         if kind != .service { try await context.record(.write, kind, ids: [id], fields: Self.written(kind, fields)) }
@@ -196,7 +194,6 @@ struct API: Sendable {
         }
         try await checkScope(kind, id: id, verb, context)
         let change = try await replica.write(kind, id: id, write)
-        scheduler.localChange()
         Log.info("record.\(change.kind == .erase ? "erased" : (change.kind == .delete ? "deleted" : "restored"))",
                  ["kind": kind.rawValue, "id": id.lowercased, "dot": change.dot.description])
         if kind != .service {

@@ -11,6 +11,14 @@ import KotoHTTP
 /// older than the retention and leaves a signed checkpoint.
 public actor AccessLog: AccessRecorder {
     let store: AccessLogStore
+    /// The actor's executor: a thread of its own, so a commit's fsync never blocks Swift's cooperative pool.
+    public nonisolated let storeThread = StoreThread(name: "kotosync-access")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { storeThread.asUnownedSerialExecutor() }
+    /// The accesses waiting for the next group append, and whether it is scheduled.
+    private var pending: [PendingEntry] = []
+    private var appendScheduled = false
+    /// Transactions that appended entries (a group holds every access recorded meanwhile).
+    public private(set) var appendCommits = 0
     public nonisolated let node: String
     /// This node's public keys in the region manifest: checkpoints and heads verify against them.
     nonisolated let publicKeys: [PublicKey]
@@ -39,15 +47,48 @@ public actor AccessLog: AccessRecorder {
             action: access.action.rawValue, kind: access.kind.table, ids: access.ids.map(\.lowercased).sorted(),
             fields: access.fields.sorted(), route: access.route, purpose: Self.cleanPurpose(access.purpose))
         do {
-            // No daemon-log line per entry: the access log is the record, and a line per read would bury the sync events.
-            _ = try store.append(draft)
-        } catch let error as SQLiteError where error.isStorageFull {
-            // Fail closed here too, but say why: 507, like every write on a full disk.
-            Log.error("access.record_failed", ["error": "disk full", "route": access.route])
-            throw InsufficientStorage(refused: "this access could not be recorded in the access log, so its answer is withheld")
+            try AccessLogStore.check(draft)
         } catch {
             Log.error("access.record_failed", ["error": String(describing: error), "route": access.route])
             throw AccessLogUnavailable()
+        }
+        // No daemon-log line per entry: the access log is the record, and a line per read would bury the sync events.
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            pending.append(PendingEntry(draft: draft, route: access.route, continuation: continuation))
+            guard !appendScheduled else { return }
+            appendScheduled = true
+            // Behind the records already queued on this thread: they join one transaction.
+            Task { self.appendPending() }
+        }
+    }
+
+    /// One entry waiting for the next group append.
+    struct PendingEntry {
+        let draft: AccessLogEntry.Draft
+        let route: String
+        let continuation: CheckedContinuation<Void, any Error>
+    }
+
+    /// Appends every entry waiting now in one transaction (one fsync, one
+    /// signed head); each access's answer waits for it (fail closed).
+    private func appendPending() {
+        appendScheduled = false
+        let group = pending
+        pending = []
+        guard !group.isEmpty else { return }
+        do {
+            _ = try store.append(group.map(\.draft))
+            appendCommits += 1
+            for entry in group { entry.continuation.resume() }
+        } catch let error as SQLiteError where error.isStorageFull {
+            // Fail closed here too, but say why: 507, like every write on a full disk.
+            Log.error("access.record_failed", ["error": "disk full", "route": group[0].route, "entries": String(group.count)])
+            for entry in group {
+                entry.continuation.resume(throwing: InsufficientStorage(refused: "this access could not be recorded in the access log, so its answer is withheld"))
+            }
+        } catch {
+            Log.error("access.record_failed", ["error": String(describing: error), "route": group[0].route, "entries": String(group.count)])
+            for entry in group { entry.continuation.resume(throwing: AccessLogUnavailable()) }
         }
     }
 

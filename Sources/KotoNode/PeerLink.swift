@@ -31,7 +31,7 @@ actor PeerLink {
     private let replica: Replica
     private let secrets: Secrets
     private let client: (any SyncTransport)?
-    let signal = WakeSignal()
+    nonisolated let signal = WakeSignal()
     /// Called after this link applied changes, so others can relay them on.
     private let onApplied: @Sendable (String) -> Void
     private(set) var state: LinkState
@@ -142,9 +142,9 @@ actor PeerLink {
         + "sync resumes by itself once space is freed in the data directory"
 
 
-    private var url: String { peer.url ?? "" }
+    private nonisolated var url: String { peer.url ?? "" }
 
-    private func headers(json: Bool) -> HTTPHeaders {
+    private nonisolated func headers(json: Bool) -> HTTPHeaders {
         var headers: HTTPHeaders = ["Authorization": "Bearer \(secrets.peerCredential)"]
         headers["Content-Type"] = json ? "application/json" : SyncProtocol.batchContentType
         headers[SyncProtocol.Header.node] = config.node
@@ -154,7 +154,7 @@ actor PeerLink {
     }
 
     /// Raises the answer of a failed exchange as a refusal (409/410) or an error.
-    private func check(_ response: HTTPResponse, _ what: String) throws {
+    private nonisolated func check(_ response: HTTPResponse, _ what: String) throws {
         guard response.status != .ok else { return }
         let error = (try? JSONValue.parse(response.body))?["error"]
         let message = error?["message"]?.stringValue ?? "no message"
@@ -171,46 +171,99 @@ actor PeerLink {
         throw SyncFailure(message: "\(what) failed at \(peer.node): HTTP \(response.status.code): \(message)")
     }
 
+    /// One pull's answer as fetched, before anything of it is applied.
+    struct FetchedPull: Sendable {
+        let request: PullRequest
+        let batch: ChangeBatch
+        let peerLogEnd: UInt64
+        let yourSeq: UInt64?
+        let sent: UInt64
+        let received: UInt64
+        let fetchDuration: Duration
+    }
+
+    /// Sends `request` and decodes its answer; applies nothing.
+    private nonisolated func fetch(_ request: PullRequest, client: any SyncTransport) async throws -> FetchedPull {
+        let sent = replica.nowMillis
+        let started = ContinuousClock.now
+        let response = try await client.send(.post, "\(url)/v1/sync/pull", headers: headers(json: true),
+                                             body: request.json.serializedBytes)
+        let fetched = ContinuousClock.now
+        let received = replica.nowMillis
+        try check(response, "pull")
+        let batch: ChangeBatch
+        do {
+            batch = try WireFormat.decode(response.body)
+        } catch {
+            throw SyncFailure(message: "pull from \(peer.node): \(error)")
+        }
+        guard let peerLogEnd = response.headers[SyncProtocol.Header.logPosition].flatMap(UInt64.init) else {
+            throw SyncFailure(message: "pull from \(peer.node): the answer lacks \(SyncProtocol.Header.logPosition)")
+        }
+        return FetchedPull(request: request, batch: batch, peerLogEnd: peerLogEnd,
+                           yourSeq: response.headers[SyncProtocol.Header.yourSeq].flatMap(UInt64.init),
+                           sent: sent, received: received, fetchDuration: fetched - started)
+    }
+
+    /// The request for the batch after `batch`, sent while `batch` is still
+    /// being applied: from the position just after it, with this node's
+    /// version vector as it will be once `batch` is applied (what it holds
+    /// now and every dot of `batch`). If `batch` is refused the answer is
+    /// dropped unread; a change in it that arrived meanwhile from another
+    /// peer is skipped at apply, as any change already held.
+    private func nextRequest(after batch: ChangeBatch, _ previous: PullRequest) async -> PullRequest {
+        var vector = await replica.syncState().versionVector
+        for change in batch.changes { vector.advance(to: change.dot) }
+        return PullRequest(node: previous.node, protocolVersion: previous.protocolVersion, schemaVersion: previous.schemaVersion,
+                           versionVector: vector, since: batch.nextPosition, limit: previous.limit,
+                           heads: await replica.chainHeads, clock: replica.nowMillis)
+    }
+
     /// Pulls until caught up; returns why the replicas diverged, if they
     /// did (equal version vectors, different non-provisional digests).
+    /// Pull and apply overlap: while one batch is applied the next is
+    /// fetched. Batches are still applied one after the other, in the
+    /// peer's log order, each with its cursor in its own transaction; the
+    /// next one is looked at only after the one before it applied, and a
+    /// refused batch, a fork or a changed incarnation drops what was fetched ahead.
     func pullUntilCaughtUp() async throws -> String? {
         guard let client else { return nil }
+        var ahead: Task<FetchedPull, any Error>?
+        defer {
+            if let ahead {
+                // Fetched ahead and never applied: the request counts as not taken.
+                ahead.cancel()
+                replica.metrics.exchanged(.pull, with: peer.node, ok: false)
+            }
+        }
         while !Task.isCancelled {
             var taken = false  // each pull request counts once, however it ends
             defer { replica.metrics.exchanged(.pull, with: peer.node, ok: taken) }
-            let local = await replica.syncState()
             let cursor = try await replica.peerCursor(peer.node)
-            let sent = replica.nowMillis
-            let request = PullRequest(node: config.node, protocolVersion: SyncProtocol.version,
-                                      schemaVersion: config.advertisedSchemaVersion, versionVector: local.versionVector,
-                                      since: cursor?.position ?? 0, limit: config.batchSize,
-                                      heads: await replica.chainHeads, clock: sent)
-            let started = ContinuousClock.now
-            let response = try await client.send(.post, "\(url)/v1/sync/pull", headers: headers(json: true),
-                                                 body: request.json.serializedBytes)
-            let fetched = ContinuousClock.now
-            let received = replica.nowMillis
-            try check(response, "pull")
-            let batch: ChangeBatch
-            do {
-                batch = try WireFormat.decode(response.body)
-            } catch {
-                throw SyncFailure(message: "pull from \(peer.node): \(error)")
+            let pulled: FetchedPull
+            if let next = ahead {
+                ahead = nil
+                pulled = try await next.value
+            } else {
+                let local = await replica.syncState()
+                let request = PullRequest(node: config.node, protocolVersion: SyncProtocol.version,
+                                          schemaVersion: config.advertisedSchemaVersion, versionVector: local.versionVector,
+                                          since: cursor?.position ?? 0, limit: config.batchSize,
+                                          heads: await replica.chainHeads, clock: replica.nowMillis)
+                pulled = try await fetch(request, client: client)
             }
+            let batch = pulled.batch, peerLogEnd = pulled.peerLogEnd
             await replica.notePeerAnswered(peer.node)
-            await replica.noteClock(peer: peer.node, peerMillis: batch.senderClockMillis, sent: sent, received: received)
-            guard let peerLogEnd = response.headers[SyncProtocol.Header.logPosition].flatMap(UInt64.init) else {
-                throw SyncFailure(message: "pull from \(peer.node): the answer lacks \(SyncProtocol.Header.logPosition)")
-            }
+            await replica.noteClock(peer: peer.node, peerMillis: batch.senderClockMillis, sent: pulled.sent, received: pulled.received)
             guard batch.nextPosition <= peerLogEnd else {
                 throw SyncRefusal(message: "pull from \(peer.node) refused (invalid_position): batch nextPosition \(batch.nextPosition) "
                                   + "is past the peer's log end \(peerLogEnd); nothing was applied")
             }
-            if let held = response.headers[SyncProtocol.Header.yourSeq].flatMap(UInt64.init) {
+            if let held = pulled.yourSeq {
                 await replica.notePeerHoldsAny(held)
                 await replica.notePeerHolds(ownSeq: held)
             }
-            if let known = cursor?.incarnation, known != batch.incarnation, request.since > 0 {
+            if let known = cursor?.incarnation, known != batch.incarnation, pulled.request.since > 0 {
                 // The peer's log was recreated or restored: positions restart.
                 Log.info("sync.peer_incarnation_changed", ["peer": peer.node])
                 try await replica.resetPeerCursor(peer.node, incarnation: batch.incarnation)
@@ -222,6 +275,12 @@ actor PeerLink {
                 throw SyncForked(message: "fork at \(dot): \(peer.node) holds another change under \(dot) than \(config.node) does",
                                  dot: dot)
             }
+            let more = !batch.changes.isEmpty && batch.nextPosition < peerLogEnd
+            if more {
+                let request = await nextRequest(after: batch, pulled.request)
+                ahead = Task { try await self.fetch(request, client: client) }
+            }
+            let applying = ContinuousClock.now
             let result: ApplyResult
             do {
                 result = try await replica.apply(batch, from: peer.node)
@@ -239,11 +298,11 @@ actor PeerLink {
             taken = true
             if result.applied > 0 {
                 Log.info("sync.pulled", ["peer": peer.node, "applied": String(result.applied), "skipped": String(result.skipped),
-                                         "fetchMs": Self.milliseconds(fetched - started),
-                                         "applyMs": Self.milliseconds(ContinuousClock.now - fetched)])
+                                         "fetchMs": Self.milliseconds(pulled.fetchDuration),
+                                         "applyMs": Self.milliseconds(ContinuousClock.now - applying)])
                 onApplied(peer.node)
             }
-            if batch.changes.isEmpty || batch.nextPosition >= peerLogEnd {
+            if !more {
                 return await divergence(from: batch)
             }
         }

@@ -2,6 +2,7 @@ public import Foundation
 public import KotoCore
 public import KotoStore
 public import KotoHTTP
+import Synchronization
 
 /// The one owner of the node's replica store: every read, local write and
 /// applied batch goes through this actor, so the SQLite connection is only
@@ -197,9 +198,19 @@ public actor Replica {
         case resolve(field: String, value: FieldValue)
     }
 
-    /// A local write; refused with `CatchUpRequired` while the node is catching up.
-    public func write(_ kind: RecordKind, id: UUID, _ write: Write) throws -> Change {
-        try requireWritable()
+    /// The writes waiting for the next group commit, and whether it is scheduled (`Replica+GroupCommit`).
+    var pendingWrites: [PendingWrite] = []
+    var groupCommitScheduled = false
+    /// Local writes' transactions committed, and the writes they held (a group holds many).
+    public internal(set) var localCommits = 0
+    public internal(set) var localWritesCommitted = 0
+    /// Told once after each group commit that held a write (the scheduler's `localChange`); set by the scheduler.
+    nonisolated let localCommitObserver = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Test hook: runs last inside each group's transaction; throwing fails the whole group.
+    var beforeGroupCommit: (@Sendable () throws -> Void)?
+
+    /// One local write on the store, in the caller's transaction (a group's savepoint).
+    func perform(_ kind: RecordKind, id: UUID, _ write: Write) throws -> Change {
         let change: Change
         switch write {
         case .create(let fields, let id): change = try store.create(kind, id: id, fields: fields)
@@ -209,7 +220,6 @@ public actor Replica {
         case .erase: change = try store.erase(kind, id: id)
         case .resolve(let field, let value): change = try store.resolveConflict(kind, id: id, field: field, value: value)
         }
-        retryWipeIfPending()
         return change
     }
 
@@ -223,7 +233,7 @@ public actor Replica {
     }
 
     /// Throws why local writes are refused now, if they are (see `write`).
-    private func requireWritable() throws {
+    func requireWritable() throws {
         // A forked history outranks catching up: only a repair mends it.
         if let fork = store.ownFork { throw ReplicaStoreError.ownChainForked(fork) }
         if let target = pendingCatchUp {
@@ -265,7 +275,7 @@ public actor Replica {
     /// After a write or batch that erased a row, the store checkpoints and
     /// truncates the WAL; when a reader on an older snapshot kept that from
     /// finishing, it is retried (with backoff) until it completes.
-    private func retryWipeIfPending() {
+    func retryWipeIfPending() {
         guard store.erasedContentPending, wipeRetry == nil else { return }
         Log.warning("store.wal_truncate_deferred", ["node": nodeID, "reason": "a reader holds an older snapshot"])
         wipeRetry = Task { await self.retryWipe() }

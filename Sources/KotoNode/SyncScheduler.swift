@@ -2,6 +2,7 @@ import Foundation
 import KotoCore
 import KotoHTTP
 public import KotoStore
+import Synchronization
 
 /// Runs every peer link and the notify hints. A local write or a batch
 /// that brought news wakes the links that push and sends a hint to the
@@ -30,6 +31,8 @@ public final class SyncScheduler: Sendable {
         self.links = links
         self.hints = hints
         relay.scheduler = self
+        // Told once per group commit of local writes, not once per write.
+        replica.localCommitObserver.withLock { $0 = { relay.scheduler?.localChange() } }
     }
 
     /// Runs the links and hint senders until the task is cancelled.

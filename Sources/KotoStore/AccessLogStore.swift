@@ -103,27 +103,50 @@ public final class AccessLogStore {
     /// Appends one entry after the head, in one transaction with the new signed head.
     @discardableResult
     public func append(_ draft: AccessLogEntry.Draft) throws -> AccessLogEntry {
+        try Self.check(draft)
+        return try append([draft])[0]
+    }
+
+    /// Appends `drafts` after the head, in order, in one transaction (one
+    /// fsync) with one signed head after the last: the access log's group
+    /// commit. Every draft must pass `check` first; throws (and appends
+    /// none) when the transaction fails.
+    public func append(_ drafts: [AccessLogEntry.Draft]) throws -> [AccessLogEntry] {
+        guard !drafts.isEmpty else { return [] }
+        var entries: [AccessLogEntry] = []
+        entries.reserveCapacity(drafts.count)
+        var previous = head
+        for draft in drafts {
+            var entry = AccessLogEntry(seq: previous.seq + 1, node: node, draft: draft, previousHash: previous.hash, hash: [])
+            entry.hash = entry.computedHash
+            entries.append(entry)
+            previous = (entry.seq, entry.hash)
+        }
+        let signature = try signingKey.sign(AccessLogEncoding.head(node: node, seq: previous.seq, hash: previous.hash))
+        try database.transaction {
+            for entry in entries {
+                try database.run("""
+                    INSERT INTO entries (seq, time, node, holder_role, holder_municipality, holder_name, action, kind, ids, fields,
+                                         route, purpose, previous_hash, hash)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    .integer(Int64(entry.seq)), .integer(entry.timeMillis), .text(entry.node), .text(entry.holder.role),
+                    entry.holder.municipality.map { .integer(Int64($0)) } ?? .null, entry.holder.name.map { .text($0) } ?? .null,
+                    .text(entry.action), .text(entry.kind), .text(entry.ids.joined(separator: ",")),
+                    .text(entry.fields.joined(separator: ",")), .text(entry.route), entry.purpose.map { .text($0) } ?? .null,
+                    .blob(entry.previousHash), .blob(entry.hash))
+            }
+            try saveHead(seq: previous.seq, hash: previous.hash, signature: signature)
+        }
+        head = previous
+        return entries
+    }
+
+    /// Refuses a draft the log cannot hold (an id or field name that is empty or holds a comma).
+    public static func check(_ draft: AccessLogEntry.Draft) throws {
         for item in draft.ids + draft.fields where item.isEmpty || item.contains(",") {
             throw AccessLogError("an access log id or field name must be non-empty and hold no comma")
         }
-        var entry = AccessLogEntry(seq: head.seq + 1, node: node, draft: draft, previousHash: head.hash, hash: [])
-        entry.hash = entry.computedHash
-        let signature = try signingKey.sign(AccessLogEncoding.head(node: node, seq: entry.seq, hash: entry.hash))
-        try database.transaction {
-            try database.run("""
-                INSERT INTO entries (seq, time, node, holder_role, holder_municipality, holder_name, action, kind, ids, fields,
-                                     route, purpose, previous_hash, hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                .integer(Int64(entry.seq)), .integer(entry.timeMillis), .text(entry.node), .text(entry.holder.role),
-                entry.holder.municipality.map { .integer(Int64($0)) } ?? .null, entry.holder.name.map { .text($0) } ?? .null,
-                .text(entry.action), .text(entry.kind), .text(entry.ids.joined(separator: ",")),
-                .text(entry.fields.joined(separator: ",")), .text(entry.route), entry.purpose.map { .text($0) } ?? .null,
-                .blob(entry.previousHash), .blob(entry.hash))
-            try saveHead(seq: entry.seq, hash: entry.hash, signature: signature)
-        }
-        head = (entry.seq, entry.hash)
-        return entry
     }
 
     private func saveHead(seq: UInt64, hash: [UInt8], signature: [UInt8]) throws {

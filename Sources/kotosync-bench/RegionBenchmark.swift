@@ -22,6 +22,9 @@ struct RegionOptions {
     var basePort = 7301
     var batchSize = 5000
     var keep = false
+    /// API creates per run of the creates figures, and the concurrent clients sending them.
+    var creates = 8000
+    var clients = 32
 
     static func parse(_ arguments: [String]) -> RegionOptions {
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -39,12 +42,17 @@ struct RegionOptions {
             case "--runs": options.runs = positive(reader.value(), "--runs")
             case "--base-port": options.basePort = positive(reader.value(), "--base-port")
             case "--batch-size": options.batchSize = positive(reader.value(), "--batch-size")
+            case "--creates": options.creates = positive(reader.value(), "--creates")
+            case "--clients": options.clients = positive(reader.value(), "--clients")
             case "--keep": options.keep = true
             case "-h", "--help":
                 print("""
-                usage: kotosync-bench region [--daemon PATH] [--demo DIR] [--writes N] [--changes N] [--runs N] [--base-port P] [--batch-size N] [--keep]
+                usage: kotosync-bench region [--daemon PATH] [--demo DIR] [--writes N] [--changes N] [--runs N] [--base-port P] [--batch-size N]
+                                             [--creates N] [--clients N] [--keep]
                 Starts five kotosyncd (default: next to this binary) on 127.0.0.1:P..P+4 and measures one write's
-                convergence latency at all five (N writes, default 200), replication of --changes (default 200000)
+                convergence latency at all five (N writes, default 200), API creates/s by --clients concurrent clients
+                (default 32) at one node while the region syncs and at one daemon without peers (P+5), --creates
+                (default 8000) per run, synchronous=FULL, replication of --changes (default 200000)
                 from one node to four peers (--runs times, default 3), and each daemon's idle RSS. --keep leaves the
                 temporary directory (configs, databases, daemon logs) in place. --demo names the demo region
                 (default Config/demo): its region.json, keys/, secrets/ and credentials.json are used.
@@ -228,10 +236,58 @@ func residentKiB(pid: Int32) -> Int? {
         .split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
 }
 
+/// What `kotosync-bench region` measures, each figure with its baseline of the same run.
+struct RegionFigures {
+    var convergence: [Double] = []
+    var roundTrips: [Double] = []
+    var regionCreates: [Double] = []
+    var aloneCreates: [Double] = []
+    /// Seconds until the four peers held every create of a region run, after its last acknowledgement.
+    var createsReplicated: [Double] = []
+    var perPeer: [Double] = []
+    var inProcess: [Double] = []
+    var rssKiB: [String: Int] = [:]
+    var options: RegionOptions
+
+    init(options: RegionOptions) { self.options = options }
+
+    /// The figures as a Markdown table (ratios against the same run's baselines).
+    func table() -> [String] {
+        var lines = ["| measure | value | baseline (same run) |", "|---|---:|---:|"]
+        lines.append(String(format: "| convergence at all 5 nodes, p50 | %.1f ms | loopback GET /healthz p50 %.2f ms |",
+                            percentile(convergence, 50), percentile(roundTrips, 50)))
+        lines.append(String(format: "| convergence at all 5 nodes, p99 | %.1f ms | loopback GET /healthz p99 %.2f ms (p99/p50 of convergence %.2f) |",
+                            percentile(convergence, 99), percentile(roundTrips, 99), percentile(convergence, 99) / percentile(convergence, 50)))
+        lines.append(String(format: "| API creates/s, %d clients, synchronous=FULL, in the five-node region with sync running, median | %.0f/s | one node without peers %.0f/s (ratio %.2f) |",
+                            options.clients, median(regionCreates), median(aloneCreates), median(regionCreates) / median(aloneCreates)))
+        lines.append(String(format: "| the region's creates at all four peers, after the last acknowledgement, median | %.2f s | |",
+                            median(createsReplicated)))
+        lines.append(String(format: "| replication over loopback HTTP to each of 4 peers, median | %.0f changes/s | in-process apply %.0f changes/s (ratio %.2f) |",
+                            median(perPeer), median(inProcess), median(perPeer) / median(inProcess)))
+        let rssValues = nodeNames.compactMap { rssKiB[$0] }
+        lines.append(String(format: "| daemon RSS idle, median of 5 | %.1f MiB | max %.1f MiB |",
+                            median(rssValues.map(Double.init)) / 1024, Double(rssValues.max() ?? 0) / 1024))
+        return lines
+    }
+}
+
 func runRegionBenchmark(_ arguments: [String]) async {
     let options = RegionOptions.parse(arguments)
-    print("kotosync-bench region: \(options.writes) writes, \(options.changes) changes × \(options.runs) runs, batch \(options.batchSize)")
+    print("kotosync-bench region: \(options.writes) writes, \(options.creates) creates by \(options.clients) clients "
+          + "and \(options.changes) changes × \(options.runs) runs, batch \(options.batchSize)")
     print("machine: \(machine())")
+    do {
+        let figures = try await measureRegion(options)
+        print("")
+        for line in figures.table() { print(line) }
+    } catch {
+        fail("\(error)")
+    }
+}
+
+/// Measures every region figure (see `RegionFigures`); `kotosync-bench all` calls it with small sizes.
+func measureRegion(_ options: RegionOptions, progress: (String) -> Void = { print($0) }) async throws -> RegionFigures {
+    var figures = RegionFigures(options: options)
     do {
         let region = try BenchRegion(options: options)
         let clients = try nodeNames.map { _ in try HTTPClient(configuration: HTTPClient.Configuration(totalTimeout: .seconds(30))) }
@@ -275,6 +331,29 @@ func runRegionBenchmark(_ arguments: [String]) async {
         try await Task.sleep(for: .seconds(3))
         var rss: [String: Int] = [:]
         for node in nodeNames { rss[node] = region.processes[node].flatMap { residentKiB(pid: $0.processIdentifier) } }
+
+        // API creates at jakobstad while the region syncs, then at a daemon without peers.
+        let origin = "jakobstad", code = region.municipality[origin]!
+        try waitWritable(region.url(origin), headers: region.officeHeaders(origin), municipality: code, client: clients[0])
+        for run in 1...options.runs {
+            let rate = try measureCreates(base: region.url(origin), headers: region.officeHeaders(origin), municipality: code,
+                                          clients: options.clients, count: options.creates, label: "R\(run)")
+            let replicated = try waitReplicated(region, origin: origin, seq: try ownSeq(region, origin, client: clients[0]), client: clients[0])
+            figures.regionCreates.append(rate)
+            figures.createsReplicated.append(replicated)
+            progress(String(format: "creates run %d: region %.0f/s, at all four peers %.2f s later", run, rate, replicated))
+        }
+        region.stopAll()
+        try region.startAlone()
+        let alone = try HTTPClient(configuration: HTTPClient.Configuration(totalTimeout: .seconds(30)))
+        try region.waitAloneHealthy(client: alone)
+        try waitWritable(region.aloneURL, headers: region.officeHeaders(origin), municipality: code, client: alone)
+        for run in 1...options.runs {
+            let rate = try measureCreates(base: region.aloneURL, headers: region.officeHeaders(origin), municipality: code,
+                                          clients: options.clients, count: options.creates, label: "A\(run)")
+            figures.aloneCreates.append(rate)
+            progress(String(format: "creates run %d: one node without peers %.0f/s", run, rate))
+        }
         region.stopAll()
 
         // Replication: build the origin's log once, copy it into each run.
@@ -321,21 +400,14 @@ func runRegionBenchmark(_ arguments: [String]) async {
             region.stopAll()
             let rates = done.values.map { Double(options.changes) / $0 }
             perPeer += rates
-            print(String(format: "run %d: slowest peer %.1f s, per-peer %.0f–%.0f changes/s; in-process apply %.0f changes/s",
-                         run, done.values.max()!, rates.min()!, rates.max()!, inProcess.last!))
+            progress(String(format: "run %d: slowest peer %.1f s, per-peer %.0f–%.0f changes/s; in-process apply %.0f changes/s",
+                            run, done.values.max()!, rates.min()!, rates.max()!, inProcess.last!))
         }
-
-        print("")
-        print("| measure | value | baseline (same run) |")
-        print("|---|---:|---:|")
-        print(String(format: "| convergence at all 5 nodes, p50 | %.1f ms | loopback GET /healthz p50 %.2f ms |", percentile(latencies, 50), percentile(roundTrips, 50)))
-        print(String(format: "| convergence at all 5 nodes, p99 | %.1f ms | loopback GET /healthz p99 %.2f ms |", percentile(latencies, 99), percentile(roundTrips, 99)))
-        print(String(format: "| replication to each of 4 peers, median | %.0f changes/s | in-process apply %.0f changes/s (ratio %.2f) |",
-                     median(perPeer), median(inProcess), median(perPeer) / median(inProcess)))
-        let rssValues = nodeNames.compactMap { rss[$0] }
-        print(String(format: "| daemon RSS idle, median of 5 | %.1f MiB | max %.1f MiB |",
-                     median(rssValues.map(Double.init)) / 1024, Double(rssValues.max() ?? 0) / 1024))
-    } catch {
-        fail("\(error)")
+        figures.convergence = latencies
+        figures.roundTrips = roundTrips
+        figures.perPeer = perPeer
+        figures.inProcess = inProcess
+        figures.rssKiB = rss
     }
+    return figures
 }
