@@ -21,7 +21,7 @@ import Testing
         let first = try await node.create(.client, SampleJSON.client(number: 1))
         try await node.create(.client, SampleJSON.client(number: 2))
         try await node.create(.client, SampleJSON.client(number: 3))
-        for status in ["assessed", "planned", "inPlan"] {
+        for status in ["assessed", "plan_active", "plan_ended"] {
             _ = try await node.replica.write(.client, id: first, .update(["status": .text(status)]))
         }
     }

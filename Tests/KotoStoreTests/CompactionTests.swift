@@ -46,12 +46,23 @@ import Testing
         }.first ?? 0)
     }
 
-    // MARK: (a) the same 1,000 rows updated 100 times across five replicas
+    // MARK: (a) the same rows updated many times across five replicas
+
+    /// Rows and update rounds of the bounded-log test: 200 rows updated 30
+    /// times by default (31 s on the loaded 2-core box in a debug build: every
+    /// change is merged five times); `KOTOSYNC_COMPACTION_ROWS=1000
+    /// KOTOSYNC_COMPACTION_ROUNDS=100` runs the full size (minutes in
+    /// debug; `kotosync-bench compaction` runs it in release).
+    static let scale: (rows: Int, rounds: Int) = {
+        let environment = ProcessInfo.processInfo.environment
+        return (environment["KOTOSYNC_COMPACTION_ROWS"].flatMap(Int.init) ?? 200,
+                environment["KOTOSYNC_COMPACTION_ROUNDS"].flatMap(Int.init) ?? 30)
+    }()
 
     @Test func logStaysWithinASmallMultipleOfTheLiveRows() throws {
         let harness = try StoreHarness()
         let stores = try Self.offices.map { try harness.open($0) { $0.synchronous = .off } }
-        let rows = 1_000, rounds = 100
+        let (rows, rounds) = Self.scale
         var ids: [UUID] = []
         try stores[0].batch {
             for number in 0..<rows {
@@ -78,7 +89,7 @@ import Testing
                 }
             }
             try Self.syncAll(stores)
-            if round % 10 == 9 {
+            if round % 5 == 4 || round == rounds - 1 {
                 for store in stores {
                     let result = try store.compact(Self.policy(store, among: stores))
                     #expect(result.silentPeers.isEmpty)
@@ -103,13 +114,13 @@ import Testing
             #expect(try store.openConflictCount() == 0)
         }
         #expect(largest <= bound, "right after each compaction the log stayed within the bound (largest \(largest))")
-        // A compacted log still answers peers: a new write reaches everyone, and reopening reads the heads back.
+        // A compacted log still answers its peers: a new write reaches everyone.
         try stores[2].update(.client, id: ids[7], fields: ["status": .text("assessed")])
         try Self.syncAll(stores)
-        let reopened = try harness.open("kronoby", file: "kronoby-copy") { $0.synchronous = .off }
-        try Self.sync(reopened, from: stores[0])
-        #expect(reopened.stateDigest == stores[0].stateDigest)
         #expect(stores.allSatisfy { $0.stateDigest == stores[0].stateDigest })
+        // A new replica cannot start from these logs: it is told to bootstrap from a snapshot.
+        let newcomer = try harness.open("kronoby", file: "kronoby-new") { $0.synchronous = .off }
+        #expect(throws: ReplicaStoreError.snapshotRequired) { try Self.sync(newcomer, from: stores[0]) }
     }
 
     // MARK: (c) what survives
@@ -135,8 +146,8 @@ import Testing
             harness.clock.advance(by: 10)
             // Concurrent writes to one field: both stay in its frontier.
             try jakobstad.update(.client, id: conflicted, fields: ["status": .text("assessed")])
-            try nykarleby.update(.client, id: conflicted, fields: ["status": .text("planned")])
-            for status in ["assessed", "planned", "inPlan"] {
+            try nykarleby.update(.client, id: conflicted, fields: ["status": .text("plan_active")])
+            for status in ["assessed", "plan_active", "plan_ended"] {
                 harness.clock.advance(by: 10)
                 try jakobstad.update(.client, id: updated, fields: ["status": .text(status)])
             }
@@ -159,9 +170,9 @@ import Testing
         let oldBatch = try nykarleby.readLog(after: 0, notCoveredBy: VersionVector(), limit: 100)
         // Two later writes nykarleby has not pulled: the floor cannot cover them.
         pair.harness.clock.advance(by: 10)
-        #expect(try jakobstad.update(.client, id: pair.updated, fields: ["status": .text("ended")]).dot == j(10))
+        #expect(try jakobstad.update(.client, id: pair.updated, fields: ["status": .text("closed")]).dot == j(10))
         pair.harness.clock.advance(by: 10)
-        #expect(try jakobstad.update(.client, id: pair.updated, fields: ["status": .text("inPlan")]).dot == j(11))
+        #expect(try jakobstad.update(.client, id: pair.updated, fields: ["status": .text("plan_ended")]).dot == j(11))
         let before = try jakobstad.canonicalDump(), digest = jakobstad.stateDigest
         let conflicts = try jakobstad.openConflicts().map { ConflictFacts($0) }
         #expect(conflicts.count == 1)
@@ -189,7 +200,7 @@ import Testing
         // nykarleby supersedes jakobstad's head j11: covered and in no frontier, it stays as the head.
         try Self.sync(nykarleby, from: jakobstad)
         pair.harness.clock.advance(by: 10)
-        #expect(try nykarleby.update(.client, id: pair.updated, fields: ["status": .text("ended")]).dot == n(2))
+        #expect(try nykarleby.update(.client, id: pair.updated, fields: ["status": .text("closed")]).dot == n(2))
         try Self.sync(jakobstad, from: nykarleby)
         try Self.sync(nykarleby, from: jakobstad)
         let second = try jakobstad.compact(pair.policyJ)
@@ -208,7 +219,8 @@ import Testing
             #expect(!purged.isEmpty && purged.allSatisfy(\.isPurged), "\(store.nodeID) purged the payloads left")
             try store.compact(store === jakobstad ? pair.policyJ : pair.policyN)
             let left = try store.logEntries().map(\.change).filter { $0.rowID == pair.updated }
-            #expect(left.map(\.dot) == [erase.dot], "\(store.nodeID) keeps only the erase of the erased row")
+            // n2 stays as nykarleby's chain head, though purged and in no frontier.
+            #expect(Set(left.map(\.dot)) == [erase.dot, n(2)], "\(store.nodeID) keeps only the erase (and a head) of the erased row")
             #expect(try store.record(.client, id: pair.updated)?.erased == true)
         }
         #expect(jakobstad.stateDigest == nykarleby.stateDigest)
