@@ -221,6 +221,13 @@ extension ReplicaStore {
                                 entries: try logEntryCount())
     }
 
+    /// Raises the floor to `floor` (clamped as `setFloor` does) and drops what the rule lets go below it.
+    @discardableResult
+    public func compact(floor: VersionVector, chunk: Int = 2_000) throws -> Int {
+        try setFloor(floor)
+        return try compactBelowFloor(chunk: chunk)
+    }
+
     /// Drops what the rule lets go under the current floor; returns how many entries went.
     @discardableResult
     public func compactBelowFloor(chunk: Int = 2_000) throws -> Int {

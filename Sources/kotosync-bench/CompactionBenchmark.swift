@@ -78,10 +78,12 @@ func compactionFigures(_ options: CompactionOptions) throws -> CompactionFigures
     }
     let stores = try nodes.indices.map { try open($0, file: nodes[$0]) }
     let baseline = try open(nodes.count, file: "baseline")
-    func sync(_ puller: ReplicaStore, from peer: ReplicaStore) throws {
+    /// `tell`: the peer learns what the puller holds (as SyncAPI.pull tells it); the baseline's pulls
+    /// do not, or it would hold every floor back as a puller heard from (`ReplicaStore.floorTarget`).
+    func sync(_ puller: ReplicaStore, from peer: ReplicaStore, tell: Bool = true) throws {
         while true {
             let since = try puller.peerCursor(peer.nodeID)?.position ?? 0
-            peer.notePeerVector(puller.nodeID, puller.versionVector)
+            if tell { peer.notePeerVector(puller.nodeID, puller.versionVector) }
             let batch = try peer.readLog(after: since, notCoveredBy: puller.versionVector, limit: 1_000)
             try puller.apply(batch, from: peer.nodeID)
             if batch.changes.isEmpty { return }
@@ -114,7 +116,7 @@ func compactionFigures(_ options: CompactionOptions) throws -> CompactionFigures
             }
         }
         try syncAll()
-        try sync(baseline, from: stores[round % stores.count])
+        try sync(baseline, from: stores[round % stores.count], tell: false)
         if round % options.every == options.every - 1 || round == options.rounds - 1 {
             for store in stores {
                 let policy = ReplicaStore.FloorPolicy(peers: nodes.filter { $0 != store.nodeID }, horizonMillis: 7 * 86_400_000)
