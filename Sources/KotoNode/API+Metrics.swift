@@ -22,9 +22,10 @@ extension API {
 
     func metricFamilies() async throws -> [MetricFamily] {
         let (vector, logEntries, conflicts, oldestConflict, ownFork) = try await replica.withStore { store in
-            (store.versionVector, store.logPosition, try store.openConflictCount(), try store.oldestOpenConflictFirstSeenMillis(),
+            (store.versionVector, try store.logEntryCount(), try store.openConflictCount(), try store.oldestOpenConflictFirstSeenMillis(),
              store.ownFork)
         }
+        let floor = try await replica.logFigures().floor
         let pendingCatchUp = await replica.pendingCatchUp
         let pendingPeers = await replica.pendingPeers
         let catchingUp = pendingCatchUp != nil || !pendingPeers.isEmpty
@@ -88,7 +89,9 @@ extension API {
             MetricFamily("kotosync_conflict_oldest_first_seen_timestamp_seconds", .gauge,
                          help: "When this node first held the oldest conflict still open, Unix time; absent when none is open.",
                          samples: oldestConflict.map { [MetricSample(value: Double($0) / 1000)] } ?? []),
-            gauge("kotosync_log_entries", "Entries in this node's change log (its own and its peers' changes).", Double(logEntries)),
+            gauge("kotosync_log_entries", "Entries in this node's change log (its own and its peers' changes, less those compaction dropped).", Double(logEntries)),
+            MetricFamily("kotosync_log_floor_changes", .gauge, help: "The change log's floor per origin: changes up to it may have been compacted away; a puller holding fewer is told 410 snapshot_required.",
+                         samples: floor.entries.sorted { $0.key < $1.key }.map { MetricSample(labels: [("origin", $0.key)], value: Double($0.value)) }),
             MetricFamily("kotosync_changes_held", .gauge, help: "Changes of each origin this replica holds: its version vector.",
                          samples: vector.entries.sorted { $0.key < $1.key }.map { MetricSample(labels: [("origin", $0.key)], value: Double($0.value)) }),
             MetricFamily("kotosync_database_bytes", .gauge, help: "Size of the replica's SQLite files: the main database and its write-ahead log.",

@@ -339,6 +339,7 @@ struct API: Sendable {
             (store.versionVector, store.logPosition, store.seq, store.incarnation, try store.openConflictCount(),
              store.stateDigest, store.stateDigestProvisional, store.ownFork)
         }
+        let (logEntries, logFloor) = try await replica.logFigures()
         let catchingUp = await replica.pendingCatchUp
         let pendingPeers = await replica.pendingPeers
         let acceptsWrites = await replica.acceptsWrites
@@ -380,6 +381,8 @@ struct API: Sendable {
             ("node", .string(config.node)),
             ("versionVector", SyncProtocol.json(vector)),
             ("logPosition", .number(Double(logPosition))),
+            ("logEntries", .number(Double(logEntries))),
+            ("logFloor", SyncProtocol.json(logFloor)),
             ("seq", .number(Double(seq))),
             ("incarnation", .string(incarnation)),
             ("schemaVersion", .number(Double(config.advertisedSchemaVersion))),

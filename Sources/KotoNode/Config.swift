@@ -73,6 +73,8 @@ public struct NodeConfig: Sendable {
     public var accessLogRetentionYears = 5
     /// How long clients are kept and how often the retention job runs (`retention`).
     public var retention = RetentionSettings()
+    /// Whether, how often and how far the change log is compacted (`compaction`).
+    public var compaction = CompactionSettings()
 
     public var databasePath: String { (dataDirectory as NSString).appendingPathComponent("\(node).sqlite") }
     /// The access log's own file, beside the replica.
@@ -115,7 +117,7 @@ extension NodeConfig {
         var reader = try ObjectReader(json, path: "", allowed: ["node", "listen", "dataDirectory", "secretsFile", "regionManifest",
                                                                 "keyFile", "peers", "sync", "durability", "shutdownGraceSeconds",
                                                                 "limits", "tls", "demoSeed", "reports", "retention",
-                                                                "accessLog"])
+                                                                "accessLog", "compaction"])
         let node = try reader.string("node", required: true)!
         guard NodeID.isValid(node) else { throw ConfigError(key: "node", reason: "must be 1–64 characters of a-z, 0-9, - and _") }
         func resolve(_ path: String) -> String {
@@ -204,6 +206,7 @@ extension NodeConfig {
             try accessLog.finish()
         }
         if let retention = reader.raw("retention") { config.retention = try RetentionSettings.parse(retention, key: "retention") }
+        if let compaction = reader.raw("compaction") { config.compaction = try CompactionSettings.parse(compaction, key: "compaction") }
         try reader.finish()
         return config
     }

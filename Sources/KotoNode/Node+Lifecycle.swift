@@ -26,7 +26,7 @@ extension AccessLog {
 extension Node {
     /// The node's parts in order of start; the group stops them in reverse:
     /// the API stops taking requests and finishes those in flight, the sync
-    /// links finish the batch in flight, the access log's purge stops, the
+    /// links finish the batch in flight, the compaction job and the access log's purge stop, the
     /// access log closes, and last the replica's connections close (reader
     /// first, so the writer's close checkpoints the WAL and removes it).
     func services(restored: Bool) -> [any Service] {
@@ -39,8 +39,14 @@ extension Node {
             ClosingService("access-log") { [accessLog] in try await accessLog.close() },
             TaskService("access-log-purge") { [accessLog] in await accessLog.runDailyPurge() },
             TaskService("sync") { await self.runSync(restored: restored) },
+            TaskService("compaction") { [compactionJob] in await compactionJob.runLoop() },
             ServerService(server: server, grace: config.shutdownGrace),
         ]
+    }
+
+    /// Compacts the change log every `compaction.intervalSeconds` (`CompactionJob`).
+    var compactionJob: CompactionJob {
+        CompactionJob(node: config.node, settings: config.compaction, peers: config.peers.map(\.node), replica: replica)
     }
 
     /// The whole graceful stop's deadline: the API's grace for requests in flight, plus time for the rest.

@@ -81,8 +81,10 @@ struct SyncAPI: Sendable {
         await replica.notePeerHolds(ownSeq: pull.versionVector[config.node])
         try await checkForks(pull.heads, peer: peer, what: "pull")
         let (batch, logPosition, yourSeq) = try await replica.withStore { store in
-            (try store.readLog(after: pull.since, notCoveredBy: pull.versionVector, limit: pull.limit), store.logPosition,
-             store.versionVector[pull.node])
+            // What the puller holds: the floor may rise to it (even when this pull is refused 410).
+            store.notePeerVector(peer, pull.versionVector)
+            return (try store.readLog(after: pull.since, notCoveredBy: pull.versionVector, limit: pull.limit), store.logPosition,
+                    store.versionVector[pull.node])
         }
         await replica.notePeerAnswered(peer)
         // A passive peer has no link of ours to show its health: its pulls do.

@@ -53,6 +53,8 @@ extension ReplicaStore {
             return ApplyResult(applied: applied, skipped: skipped)
         }
         state = next
+        // The batch's heads say what the sender holds: the floor may rise to it (`+Compaction`).
+        notePeerVector(peer, batch.senderVersionVector)
         wipeErasedContentIfPending()
         return result
     }

@@ -123,7 +123,9 @@ extension ReplicaStore {
                       purgedPayloadDigest: purgedDigest, chainHash: row.blob(10) ?? [], signature: row.blob(11))
     }
 
-    /// The chain link this node holds under `dot`, nil when it holds no such change.
+    /// The chain link this node holds under `dot`, nil when it holds no such
+    /// change, or holds it but compaction dropped its entry (below the floor,
+    /// in no frontier): then it cannot compare, and reports no fork.
     public func chainHash(at dot: Dot) throws -> [UInt8]? {
         guard state.versionVector.covers(dot) else { return nil }
         if dot.seq == state.versionVector[dot.origin] { return state.heads[dot.origin] }

@@ -32,6 +32,9 @@ public final class ReplicaStore {
     var unsignedRun = 0
     var lastUnsigned: (position: UInt64, chainHash: [UInt8])?
 
+    /// Peers' version vectors as learnt from exchanges, and the log's entry count (`+Compaction`).
+    var compaction = CompactionState()
+
     /// Test hook: called before each entry of a batch is applied; throwing
     /// from it simulates a failure halfway through a batch.
     var beforeApplyingEntry: ((Int) throws -> Void)?

@@ -14,7 +14,8 @@ import KotoStore
 // and prints changes/s with each store path's ratio to raw, and how much slower apply is than
 // the same apply without its checks. Medians of --runs. Keys are generated in-process.
 // `kotosync-bench region` measures five real daemons (see RegionBenchmark.swift),
-// `kotosync-bench reports` the reports on a replica of 100k clients (see ReportsBenchmark.swift).
+// `kotosync-bench reports` the reports on a replica of 100k clients (see ReportsBenchmark.swift),
+// `kotosync-bench compaction` the log's size against the live rows under compaction (CompactionBenchmark.swift).
 
 struct Options {
     var rows = 20_000
@@ -39,6 +40,7 @@ struct Options {
                        kotosync-bench region --help
                        kotosync-bench reports --help
                        kotosync-bench load --help
+                       kotosync-bench compaction --help
                 Measures raw SQLite insert, local writes and remote apply of N client rows (default 20000),
                 --runs times (default 3), and prints medians and each store path's ratio to both baselines:
                 raw insert into a plain table of the client columns, and into one with the clients table's indexes.
@@ -447,6 +449,8 @@ if CommandLine.arguments.dropFirst().first == "region" {
     await runRegionBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "load" {
     await runLoadBenchmark(Array(CommandLine.arguments.dropFirst(2)))
+} else if CommandLine.arguments.dropFirst().first == "compaction" {
+    runCompactionBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "reports" {
     runReportsBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else {
