@@ -12,6 +12,7 @@ enum StoreSchema {
     static let migrations: [Migration] = [
         Migration(version: 1, statements: initial),
         Migration(version: 2, statements: signedChains),
+        Migration(version: 3, statements: chainHeadsTable),
     ]
 
     /// The schema version this build writes; peers compare it before syncing.
