@@ -100,21 +100,22 @@ actor SnapshotBootstrap {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             if Task.isCancelled { return }
-            await noteComparison()
-            let active = contactable
-            guard !active.isEmpty else { continue }
-            var everyPeerRefuses = true
-            for link in active {
-                guard await link.snapshotRequired else {
-                    everyPeerRefuses = false
-                    break
-                }
-            }
-            guard everyPeerRefuses else { continue }
-            if let last = lastAttempt, ContinuousClock.now - last < config.syncInterval { continue }
-            Log.warning("sync.snapshot_required", ["peers": active.map(\.peer.node).joined(separator: ",")])
-            _ = await bootstrap(reason: "every peer answered 410 snapshot_required", candidates: await probe())
+            await check()
         }
+    }
+
+    /// One look: the digest comparison after a bootstrap, and a bootstrap
+    /// when every contactable peer answered 410 (at most once per sync interval).
+    func check() async {
+        await noteComparison()
+        let active = contactable
+        guard !active.isEmpty else { return }
+        for link in active {
+            guard await link.snapshotRequired else { return }
+        }
+        if let last = lastAttempt, ContinuousClock.now - last < config.syncInterval { return }
+        Log.warning("sync.snapshot_required", ["peers": active.map(\.peer.node).joined(separator: ",")])
+        _ = await bootstrap(reason: "every peer answered 410 snapshot_required", candidates: await probe())
     }
 
     /// After a bootstrap: the first comparison a link other than the source made at equal version vectors.
