@@ -39,6 +39,7 @@ struct Options {
                        kotosync-bench region --help
                        kotosync-bench reports --help
                        kotosync-bench load --help
+                       kotosync-bench bootstrap --help
                 Measures raw SQLite insert, local writes and remote apply of N client rows (default 20000),
                 --runs times (default 5), and prints medians and ratios to raw insert.
                 """)
@@ -361,6 +362,8 @@ if CommandLine.arguments.dropFirst().first == "region" {
     await runRegionBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "load" {
     await runLoadBenchmark(Array(CommandLine.arguments.dropFirst(2)))
+} else if CommandLine.arguments.dropFirst().first == "bootstrap" {
+    await runBootstrapBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "reports" {
     runReportsBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else {
