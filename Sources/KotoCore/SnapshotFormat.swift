@@ -231,6 +231,8 @@ public enum SnapshotFormat {
             let countOffset = reader.offset
             let count = try reader.uint()
             guard count <= UInt64(specs.count) else { throw WireError("too many fields", offset: countOffset) }
+            state.fields.reserveCapacity(Int(count))
+            state.stamps.reserveCapacity(Int(count))
             var previous = -1
             for _ in 0..<count {
                 let indexOffset = reader.offset

@@ -123,6 +123,7 @@ enum RowCursor {
             let idText = rows.string(0) ?? ""
             guard let id = UUID(uuidString: idText) else { throw ReplicaStoreError.corrupt("unreadable row id in \(kind.table)") }
             var fields: FieldMap = [:]
+            fields.reserveCapacity(specs.count)
             for (index, spec) in specs.enumerated() {
                 let column = Int32(index) + 1
                 guard !rows.isNull(column) else { continue }
