@@ -9,7 +9,7 @@ import Testing
 /// is refused rather than touched.
 @Suite struct StoreSchemaTests {
     static let expectedTables: Set<String> = [
-        "node_state", "version_vector", "log_floor", "change_log", "conflicts", "peer_cursors",
+        "node_state", "version_vector", "log_floor", "change_log", "conflicts", "peer_cursors", "chain_heads",
         "services", "clients", "placements",
     ]
 
