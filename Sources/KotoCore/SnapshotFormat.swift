@@ -233,6 +233,7 @@ public enum SnapshotFormat {
             guard count <= UInt64(specs.count) else { throw WireError("too many fields", offset: countOffset) }
             state.fields.reserveCapacity(Int(count))
             state.stamps.reserveCapacity(Int(count))
+            var origins = OriginCache()
             var previous = -1
             for _ in 0..<count {
                 let indexOffset = reader.offset
@@ -244,7 +245,7 @@ public enum SnapshotFormat {
                 let spec = specs[Int(index)]
                 let value = try reader.value(for: spec)
                 if value != .null { state.fields[spec.name] = value }
-                state.stamps[spec.name] = try reader.stamp()
+                state.stamps[spec.name] = try reader.stamp(&origins)
                 let losersOffset = reader.offset
                 let losers = try reader.uint()
                 guard losers <= UInt64(reader.remaining) else { throw WireError("too many conflict entries", offset: losersOffset) }
@@ -252,7 +253,7 @@ public enum SnapshotFormat {
                     var entries: [FrontierEntry] = []
                     for _ in 0..<losers {
                         let value = try reader.value(for: spec)
-                        entries.append(FrontierEntry(stamp: try reader.stamp(), value: value))
+                        entries.append(FrontierEntry(stamp: try reader.stamp(&origins), value: value))
                     }
                     state.conflicts[spec.name] = entries
                 }
@@ -281,10 +282,28 @@ public enum SnapshotFormat {
     }
 }
 
+/// The origin a row's stamps named last: most stamps of a row share one, so
+/// its bytes are compared instead of decoding and validating the string again.
+struct OriginCache {
+    var bytes: ArraySlice<UInt8> = []
+    var origin = ""
+}
+
 extension WireReader {
-    mutating func stamp() throws(WireError) -> FieldStamp {
+    mutating func stamp(_ cache: inout OriginCache) throws(WireError) -> FieldStamp {
         let hlc = HLC(rawValue: try uint())
-        let origin = try nodeID()
+        let start = offset
+        let length = try uint()
+        let origin: String
+        if length > 0, length == UInt64(cache.bytes.count), length <= UInt64(remaining),
+           bytes[offset..<offset + Int(length)].elementsEqual(cache.bytes) {
+            offset += Int(length)
+            origin = cache.origin
+        } else {
+            offset = start
+            origin = try nodeID()
+            cache = OriginCache(bytes: bytes[(offset - origin.utf8.count)..<offset], origin: origin)
+        }
         let seqOffset = offset
         let seq = try uint()
         guard seq > 0 else { throw WireError("a stamp's seq must be positive", offset: seqOffset) }
