@@ -150,12 +150,17 @@ final class Connection: @unchecked Sendable {
 
         guard let response = respond(to: request) else { return .close }
         servedRequests += 1
+        let streamed = response.stream != nil && response.status.allowsBody && head.method != .head
         let keepAlive = framing.keepAlive
             && !response.headers.tokens(for: "Connection").contains("close")
             && server.phase == .running
+            && !(streamed && head.minorVersion == 0)
         let bytes = ResponseWriter.serialize(
             response, keepAlive: keepAlive, minorVersion: head.minorVersion, includeBody: head.method != .head)
         guard try write(bytes) else { return .close }
+        if streamed, let stream = response.stream {
+            guard sendStreamed(stream, chunked: head.minorVersion >= 1) else { return .close }
+        }
         return keepAlive ? .keepOpen : .lingerAndClose
     }
 
@@ -221,7 +226,7 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Sends all of `bytes` within the write timeout; false if it could not.
-    private func write(_ bytes: [UInt8]) throws(SystemCallError) -> Bool {
+    func write(_ bytes: [UInt8]) throws(SystemCallError) -> Bool {
         let deadline = ContinuousClock.now + limits.writeTimeout
         var offset = 0
         while offset < bytes.count {

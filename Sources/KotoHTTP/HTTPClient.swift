@@ -101,7 +101,9 @@ public final class HTTPClient {
         headers: HTTPHeaders,
         body: [UInt8],
         timeout: Duration?,
-        cancellation: CancellationFlag?
+        cancellation: CancellationFlag?,
+        maxBodyBytes: Int? = nil,
+        sink: ((UnsafeRawBufferPointer) -> Bool)? = nil
     ) throws(HTTPClientError) -> HTTPResponse {
         if cancellation?.isCancelled == true {
             throw HTTPClientError(kind: .cancelled, curlCode: Int(CURLE_ABORTED_BY_CALLBACK.rawValue), message: "cancelled")
@@ -109,7 +111,8 @@ public final class HTTPClient {
         let handle = easy.handle
         curl_easy_reset(handle)  // keeps live connections and caches, drops options
         easy.clearErrorMessage()
-        let transfer = Transfer(maxBodyBytes: configuration.maxResponseBodyBytes, cancellation: cancellation)
+        let transfer = Transfer(maxBodyBytes: maxBodyBytes ?? configuration.maxResponseBodyBytes, cancellation: cancellation)
+        transfer.sink = sink
         let headerList = CurlHeaderList()
 
         func check(_ code: CURLcode) throws(HTTPClientError) {
@@ -206,8 +209,8 @@ public final class HTTPClient {
 /// private serial queue, off Swift's cooperative pool (curl blocks), and
 /// cancelling the awaiting task aborts the transfer.
 public final class AsyncHTTPClient: Sendable {
-    private let client: Mutex<HTTPClient>
-    private let queue = DispatchQueue(label: "kotohttp.client")
+    let client: Mutex<HTTPClient>
+    let queue = DispatchQueue(label: "kotohttp.client")
 
     /// One `HTTPClient`, hence one connection cache, shared by all callers.
     public init(configuration: HTTPClient.Configuration = HTTPClient.Configuration()) throws(HTTPClientError) {
@@ -339,6 +342,12 @@ final class Transfer {
     private(set) var body: [UInt8] = []
     private(set) var headers = HTTPHeaders()
     private(set) var bodyTooLarge = false
+    /// Set for a streamed receive: a 2xx body goes here as it arrives instead of into `body`.
+    var sink: ((UnsafeRawBufferPointer) -> Bool)?
+    /// The status of the response whose headers arrive last (a 1xx or redirect is replaced by the next).
+    private(set) var status = 0
+    /// Body bytes handed to `sink` so far.
+    private(set) var streamedBytes = 0
 
     init(maxBodyBytes: Int, cancellation: CancellationFlag?) {
         self.maxBodyBytes = maxBodyBytes
@@ -347,6 +356,14 @@ final class Transfer {
 
     /// Returns the bytes taken; anything else makes curl fail the transfer.
     func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Int {
+        if let sink, (200..<300).contains(status) {
+            guard streamedBytes + bytes.count <= maxBodyBytes else {
+                bodyTooLarge = true
+                return 0
+            }
+            streamedBytes += bytes.count
+            return sink(bytes) ? bytes.count : 0
+        }
         guard body.count + bytes.count <= maxBodyBytes else {
             bodyTooLarge = true
             return 0
@@ -361,6 +378,8 @@ final class Transfer {
         let line = String(decoding: bytes, as: UTF8.self)
         if line.hasPrefix("HTTP/") {
             headers = HTTPHeaders()
+            let parts = line.split(separator: " ", maxSplits: 2)
+            status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
         } else if let first = line.first, first == " " || first == "\t", let last = headers.fields.last {
             // Obsolete folding: continuation of the previous field's value.
             headers.remove(last.name)

@@ -1,9 +1,12 @@
-/// A response: status, headers and body bytes. The server adds
-/// `Content-Length` and `Connection` itself; handlers set the rest.
+/// A response: status, headers and body bytes (or a streamed body). The
+/// server adds `Content-Length` (or `Transfer-Encoding`) and `Connection`
+/// itself; handlers set the rest.
 public struct HTTPResponse: Sendable, Hashable {
     public var status: HTTPStatus
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// Set instead of `body` for a body produced while it is sent (`HTTPResponse.streamed`).
+    public var stream: HTTPStreamedBody?
 
     public init(status: HTTPStatus = .ok, headers: HTTPHeaders = [:], body: [UInt8] = []) {
         self.status = status

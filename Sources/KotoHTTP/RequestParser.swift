@@ -172,7 +172,10 @@ enum ResponseWriter {
             text += "\(field.name): \(field.value)\r\n"
         }
         let allowsBody = response.status.allowsBody
-        if allowsBody {
+        if allowsBody, response.stream != nil {
+            // A streamed body: chunked to HTTP/1.1, ended by the close to HTTP/1.0 (the caller sends it).
+            if minorVersion >= 1 { text += "Transfer-Encoding: chunked\r\n" }
+        } else if allowsBody {
             text += "Content-Length: \(response.body.count)\r\n"
         }
         if !keepAlive {

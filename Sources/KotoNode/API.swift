@@ -77,6 +77,7 @@ struct API: Sendable {
         router.post("/v1/sync/push", endpoint([.peer]) { request, caller in try await sync.push(request, caller: caller) })
         router.post("/v1/sync/notify", endpoint([.peer]) { request, caller in try await sync.notify(request, caller: caller) })
         router.get("/v1/sync/state", endpoint([.peer]) { request, caller in try await sync.state(request, caller: caller) })
+        router.get("/v1/sync/snapshot", endpoint([.peer]) { request, caller in try await sync.snapshot(request, caller: caller) })
         addMetrics(to: &router)
         return router
     }
@@ -396,6 +397,7 @@ struct API: Sendable {
             ("ownFork", ownFork.map { .string($0) } ?? .null),
             ("clockSkew", skewValue),
             ("stampsAheadSeconds", stampsAhead.map { .number(Double($0.aheadMillis) / 1000) } ?? .null),
+            ("snapshot", await scheduler.bootstrap.status.json),
             ("peers", .array(peerItems)),
         ]
         return APIResponse.json(.object(members))

@@ -49,6 +49,13 @@ public struct NodeConfig: Sendable {
     public var peers: [PeerConfig] = []
     public var syncInterval: Duration = .seconds(30)
     public var batchSize = 1000
+    /// A new or wiped node bootstraps from a peer's snapshot when the peer
+    /// holds at least this many changes (fewer are pulled as a log); a node
+    /// every peer answers 410 `snapshot_required` bootstraps whatever the count.
+    public var snapshotMinChanges: UInt64 = 50_000
+    /// The most a snapshot download may take, and the most bytes it may hold.
+    public var snapshotTimeout: Duration = .seconds(3600)
+    public var maxSnapshotBytes = 64 << 30
     public var maxClockAhead: Duration = .seconds(300)
     public var backoffInitial: Duration = .seconds(1)
     public var backoffMax: Duration = .seconds(60)
@@ -159,7 +166,8 @@ extension NodeConfig {
             }
         }
         if var sync = try reader.object("sync", allowed: ["intervalSeconds", "batchSize", "maxClockAheadSeconds", "backoffInitialSeconds",
-                                                           "backoffMaxSeconds", "connectTimeoutSeconds", "requestTimeoutSeconds"]) {
+                                                           "backoffMaxSeconds", "connectTimeoutSeconds", "requestTimeoutSeconds",
+                                                           "snapshotMinChanges", "snapshotTimeoutSeconds"]) {
             config.syncInterval = try sync.seconds("intervalSeconds") ?? config.syncInterval
             config.batchSize = try sync.integer("batchSize", in: 1...100_000).map(Int.init) ?? config.batchSize
             config.maxClockAhead = try sync.seconds("maxClockAheadSeconds") ?? config.maxClockAhead
@@ -167,6 +175,8 @@ extension NodeConfig {
             config.backoffMax = try sync.seconds("backoffMaxSeconds") ?? config.backoffMax
             config.connectTimeout = try sync.seconds("connectTimeoutSeconds") ?? config.connectTimeout
             config.requestTimeout = try sync.seconds("requestTimeoutSeconds") ?? config.requestTimeout
+            config.snapshotMinChanges = try sync.integer("snapshotMinChanges", in: 0...Int64.max).map { UInt64($0) } ?? config.snapshotMinChanges
+            config.snapshotTimeout = try sync.seconds("snapshotTimeoutSeconds") ?? config.snapshotTimeout
             try sync.finish()
         }
         if let durability = try reader.string("durability") {

@@ -138,6 +138,8 @@ public final class Node: Sendable {
     /// starting at the same time probe us too); runs until cancelled.
     func runSync(restored: Bool) async {
         _ = await scheduler.probePeers()
+        // A new or wiped node with a large region to catch up on: from a snapshot, before any pull.
+        await scheduler.bootstrap.bootstrapIfEmpty()
         let target = await replica.pendingCatchUp
         if restored || target != nil {
             // Restored (the operator says so, or peers hold more of this

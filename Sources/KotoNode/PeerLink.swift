@@ -37,6 +37,10 @@ actor PeerLink {
     private(set) var state: LinkState
     private(set) var detail: String?
     private var failures = 0
+    /// The peer's last answer was 410 `snapshot_required` (for `SnapshotBootstrap`).
+    private(set) var snapshotRequired = false
+    /// The last digest comparison at equal version vectors, and when (for `SnapshotBootstrap`).
+    private(set) var digestComparison: (matched: Bool, at: ContinuousClock.Instant)?
 
     /// `transport` defaults to an HTTP client configured from `config` (timeouts, TLS).
     init(peer: PeerConfig, config: NodeConfig, replica: Replica, secrets: Secrets, transport: (any SyncTransport)? = nil,
@@ -77,6 +81,7 @@ actor PeerLink {
             if peer.mode == .push { try await pushUntilCaughtUp() }
             await replica.clearFork(peer: peer.node)
             failures = 0
+            snapshotRequired = false
             if let divergence {
                 if state != .diverged || detail != divergence {
                     Log.error("sync.diverged", ["peer": peer.node, "reason": divergence])
@@ -100,6 +105,7 @@ actor PeerLink {
             try? await replica.recordPeerFailure(peer.node, message: fork.message)
             return config.backoffMax
         } catch let refusal as SyncRefusal {
+            snapshotRequired = refusal.snapshotRequired
             if state != .refused || detail != refusal.message {
                 Log.warning("sync.refused", ["peer": peer.node, "reason": refusal.message])
             }
@@ -166,7 +172,8 @@ actor PeerLink {
             throw SyncFailure(message: "\(what) refused by \(peer.node): \(message)")
         }
         if response.status == .conflict || response.status == .gone {
-            throw SyncRefusal(message: "\(what) refused by \(peer.node) (HTTP \(response.status.code)): \(message)")
+            throw SyncRefusal(message: "\(what) refused by \(peer.node) (HTTP \(response.status.code)): \(message)",
+                              snapshotRequired: error?["code"]?.stringValue == "snapshot_required")
         }
         throw SyncFailure(message: "\(what) failed at \(peer.node): HTTP \(response.status.code): \(message)")
     }
@@ -313,8 +320,9 @@ actor PeerLink {
     private func divergence(from batch: ChangeBatch) async -> String? {
         let local = await replica.syncState()
         let (digest, provisional) = await replica.digest
-        guard local.versionVector == batch.senderVersionVector, !provisional, !batch.digestProvisional,
-              digest != batch.stateDigest else { return nil }
+        guard local.versionVector == batch.senderVersionVector, !provisional, !batch.digestProvisional else { return nil }
+        digestComparison = (digest == batch.stateDigest, .now)
+        guard digest != batch.stateDigest else { return nil }
         return "diverged from \(peer.node) at equal version vectors: state digest \(digest.hex.prefix(12)) here, "
             + "\(batch.stateDigest.hex.prefix(12)) at \(peer.node)"
     }
@@ -391,6 +399,8 @@ struct SyncForked: Error, CustomStringConvertible {
 /// The exchange was refused on purpose (versions differ, batch refused).
 struct SyncRefusal: Error, CustomStringConvertible {
     let message: String
+    /// The peer answered 410 `snapshot_required`: its log no longer holds changes this node lacks.
+    var snapshotRequired = false
     var description: String { message }
 }
 

@@ -28,7 +28,7 @@ struct SyncAPI: Sendable {
 
     /// 409 when the peer speaks another protocol or schema version; the
     /// message says which and both sides' values.
-    private func checkVersions(peer: String, protocolVersion: Int?, schemaVersion: Int?) async throws {
+    func checkVersions(peer: String, protocolVersion: Int?, schemaVersion: Int?) async throws {
         var differences: [String] = []
         if protocolVersion != SyncProtocol.version {
             differences.append("protocol version differs: \(config.node) speaks \(SyncProtocol.version), \(peer) \(protocolVersion.map(String.init) ?? "none")")

@@ -11,6 +11,8 @@ public final class SyncScheduler: Sendable {
     let links: [String: PeerLink]
     private let hints: [String: HintSender]
     private let replica: Replica
+    /// Builds this node from a peer's snapshot when pulling the log cannot (`SnapshotBootstrap`).
+    let bootstrap: SnapshotBootstrap
 
     /// `transport` reaches the peers (default: an HTTP client per link and per hint).
     init(config: NodeConfig, replica: Replica, secrets: Secrets, transport: (any SyncTransport)? = nil) throws {
@@ -30,6 +32,9 @@ public final class SyncScheduler: Sendable {
         }
         self.links = links
         self.hints = hints
+        bootstrap = SnapshotBootstrap(config: config, replica: replica, secrets: secrets, links: links, transport: transport) { [links] in
+            for link in links.values { link.signal.wake() }
+        }
         relay.scheduler = self
         // Told once per group commit of local writes, not once per write.
         replica.localCommitObserver.withLock { $0 = { relay.scheduler?.localChange() } }
@@ -40,6 +45,7 @@ public final class SyncScheduler: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for link in links.values { group.addTask { await link.run() } }
             for hint in hints.values { group.addTask { await hint.run() } }
+            group.addTask { await self.bootstrap.watch() }
         }
     }
 

@@ -93,6 +93,7 @@ public final class ReplicaStore {
                 for (origin, seq) in vv.entries {
                     let hash = try database.query("SELECT chain_hash FROM change_log WHERE origin = ? AND seq = ?",
                                                   [.text(origin), .integer(Int64(seq))]) { $0.blob(0) ?? [] }.first
+                        ?? storedChainHead(database, origin: origin, seq: seq)
                     guard let hash, hash.count == ChainFormat.hashByteCount else {
                         throw ReplicaStoreError.corrupt("no chain link for \(origin):\(seq)")
                     }

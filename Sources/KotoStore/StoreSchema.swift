@@ -13,6 +13,7 @@ enum StoreSchema {
         Migration(version: 1, statements: initial),
         Migration(version: 2, statements: signedChains),
         Migration(version: 3, statements: peerVectors),
+        Migration(version: 4, statements: chainHeadsTable),
     ]
 
     /// The schema version this build writes; peers compare it before syncing.

@@ -41,6 +41,7 @@ struct Options {
                        kotosync-bench reports --help
                        kotosync-bench load --help
                        kotosync-bench compaction --help
+                       kotosync-bench bootstrap --help
                 Measures raw SQLite insert, local writes and remote apply of N client rows (default 20000),
                 --runs times (default 3), and prints medians and each store path's ratio to both baselines:
                 raw insert into a plain table of the client columns, and into one with the clients table's indexes.
@@ -451,6 +452,8 @@ if CommandLine.arguments.dropFirst().first == "region" {
     await runLoadBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "compaction" {
     runCompactionBenchmark(Array(CommandLine.arguments.dropFirst(2)))
+} else if CommandLine.arguments.dropFirst().first == "bootstrap" {
+    await runBootstrapBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "reports" {
     runReportsBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else {

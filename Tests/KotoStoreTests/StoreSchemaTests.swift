@@ -10,7 +10,7 @@ import Testing
 @Suite struct StoreSchemaTests {
     static let expectedTables: Set<String> = [
         "node_state", "version_vector", "log_floor", "change_log", "conflicts", "peer_cursors",
-        "peer_vectors", "services", "clients", "placements",
+        "peer_vectors", "chain_heads", "services", "clients", "placements",
     ]
 
     func userVersion(_ database: Database) throws -> Int {

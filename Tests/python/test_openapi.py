@@ -431,6 +431,11 @@ def test_sync_endpoints_as_a_peer(check, region):
                body=dict(pull, limit=0), headers=peer_headers, status=400, request_valid=False)
     check.send("POST", "/v1/sync/pull", node="kronoby", role="peer", as_peer="jakobstad",
                body=dict(pull, node="larsmo"), headers=peer_headers, status=403)
+    snapshot = check.send("GET", "/v1/sync/snapshot?node=jakobstad", node="kronoby", role="peer", as_peer="jakobstad",
+                          headers=peer_headers, status=200)
+    assert snapshot.body[:5] == b"KSNP\x01" and snapshot.headers["Content-Type"] == "application/vnd.kotosync.snapshot"
+    check.send("GET", "/v1/sync/snapshot?node=larsmo", node="kronoby", role="peer", as_peer="jakobstad",
+               headers=peer_headers, status=403)
     check.send("POST", "/v1/sync/notify", node="kronoby", role="peer", as_peer="jakobstad", body={"node": "jakobstad"},
                headers=peer_headers, status=202)
     check.send("POST", "/v1/sync/notify", node="kronoby", role="peer", as_peer="jakobstad", body={"peer": 1},
