@@ -361,6 +361,8 @@ if CommandLine.arguments.dropFirst().first == "region" {
     await runRegionBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "load" {
     await runLoadBenchmark(Array(CommandLine.arguments.dropFirst(2)))
+} else if let mode = CommandLine.arguments.dropFirst().first, let run = issue10Modes[mode] {
+    await run(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "reports" {
     runReportsBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else {
