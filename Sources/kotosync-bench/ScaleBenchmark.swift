@@ -11,7 +11,8 @@ import KotoHTTP
 //            acknowledgement until every node holds them all
 //   idle     sync requests and bytes per node per minute with nothing written,
 //            over --idle seconds (the links poll every --interval seconds)
-//   busy     the same while --rate writes/s go to the nodes in turn for --busy seconds
+//   busy     the same while --rate writes/s go to the nodes in turn for --busy seconds (before idle,
+//            so that during idle every node's version vector names all N origins)
 //   cpu/rss  the daemons' CPU (share of one core, all daemons summed) idle and
 //            busy, and each daemon's RSS
 // Requests and bytes are the daemons' own counters (`kotosync_http_requests_total`,
@@ -235,14 +236,6 @@ func runScaleRegion(count: Int, topology: ScaleTopology, options: ScaleOptions) 
     // Causal delivery: a node holding the burst's last write holds all of it.
     let burstMillis = try converge(ids.last!)
 
-    // Idle: let the last hints settle, then count.
-    sleep(2)
-    let idleBefore = try counters(), idleCPU = cpu(), idleStart = now()
-    usleep(UInt32(options.idleSeconds * 1e6))
-    let idleSeconds = Double(now() - idleStart) / 1e9
-    let idle = traffic(idleBefore, try counters(), seconds: idleSeconds, cpu: cpu() - idleCPU)
-    let rss = pids.map { Double(residentKiB(pid: $0) ?? 0) / 1024 }
-
     // Busy: writes at --rate, round robin over the nodes.
     let busyBefore = try counters(), busyCPU = cpu(), busyStart = now()
     let total = Int(options.rate * options.busySeconds)
@@ -258,6 +251,15 @@ func runScaleRegion(count: Int, topology: ScaleTopology, options: ScaleOptions) 
     _ = try converge(last)
     let busySeconds = Double(now() - busyStart) / 1e9
     let busy = traffic(busyBefore, try counters(), seconds: busySeconds, cpu: cpu() - busyCPU)
+
+    // Idle, after every node has written (so every version vector and pull names all N origins):
+    // let the last hints settle, then count.
+    sleep(2)
+    let idleBefore = try counters(), idleCPU = cpu(), idleStart = now()
+    usleep(UInt32(options.idleSeconds * 1e6))
+    let idleSeconds = Double(now() - idleStart) / 1e9
+    let idle = traffic(idleBefore, try counters(), seconds: idleSeconds, cpu: cpu() - idleCPU)
+    let rss = pids.map { Double(residentKiB(pid: $0) ?? 0) / 1024 }
 
     return ScaleResult(topology: topology, nodes: count, diameter: topology.diameter(count: count), singleMillis: median(singles),
                        burstMillis: burstMillis, idle: idle, busy: busy, rssMiB: rss, startSeconds: startSeconds)

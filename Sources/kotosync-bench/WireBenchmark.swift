@@ -1,6 +1,7 @@
 import Foundation
 import KotoCore
 import KotoCrypto
+import KotoNode
 import KotoStore
 
 // `kotosync-bench wire`: bytes on the wire per change against the change's
@@ -221,12 +222,42 @@ func printWireTable(_ results: [WireMeasure]) {
     }
 }
 
+/// An idle pull's two messages when the region has `nodes` origins: the pull
+/// request (JSON: version vector and chain heads of every origin) and the
+/// empty answer (a batch with every origin's chain head), encoded by the real
+/// encoders; HTTP headers not counted.
+func idlePullBytes(nodes: Int) -> (request: Int, answer: Int) {
+    let origins = (0..<nodes).map { String(format: "n%03d", $0) }
+    let vector = VersionVector(Dictionary(uniqueKeysWithValues: origins.enumerated().map { ($0.element, UInt64(10_000 + $0.offset)) }))
+    let heads = Dictionary(uniqueKeysWithValues: origins.enumerated().map { index, origin in
+        (origin, ChainHead(seq: UInt64(10_000 + index), hash: (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) }))
+    })
+    let clock = UInt64(Date().timeIntervalSince1970 * 1000)
+    let request = PullRequest(node: origins[0], protocolVersion: SyncProtocol.version, schemaVersion: ReplicaStore.schemaVersion,
+                              versionVector: vector, since: 123_456, limit: 1000, heads: heads, clock: clock)
+    let answer = ChangeBatch(incarnation: UUID().uuidString.lowercased(), nextPosition: 123_456, changes: [], heads: heads,
+                             senderClockMillis: clock, stateDigest: StateDigest(bytes: [UInt8](repeating: 7, count: 32)))
+    return (request.json.serializedBytes.count, WireFormat.encode(answer).count)
+}
+
+func printIdlePullTable() {
+    print("")
+    print("an idle pull's bodies by region size (every origin in the version vector and heads; HTTP headers not counted):")
+    print("| origins | pull request (JSON) | empty answer (batch) | per origin |")
+    print("|---:|---:|---:|---:|")
+    for nodes in [5, 10, 25, 50, 100, 300] {
+        let (request, answer) = idlePullBytes(nodes: nodes)
+        print(String(format: "| %d | %d B | %d B | %.0f B |", nodes, request, answer, Double(request + answer) / Double(nodes)))
+    }
+}
+
 func runWireBenchmark(_ arguments: [String]) {
     let options = WireOptions.parse(arguments)
     print("kotosync-bench wire: \(options.changes) changes per workload, groups of \(options.group)")
     print("machine: \(machine())")
     do {
         printWireTable(try wireMeasures(options))
+        printIdlePullTable()
     } catch {
         fail("\(error)")
     }
