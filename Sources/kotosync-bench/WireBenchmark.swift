@@ -148,7 +148,8 @@ func varintLength(_ value: UInt64) -> Int {
     return length
 }
 
-/// Where one batch's bytes go, per change (the v2 layout in WireFormat.swift).
+/// What each part of a change costs in format 2's layout (names and node ids as strings), per change:
+/// what format 3's indexes and steps save is read against it.
 struct WireBreakdown {
     var identity = 0.0, names = 0.0, values = 0.0, clocks = 0.0, ownClock = 0.0, links = 0.0, signatures = 0.0, header = 0.0
     var originStrings = 0.0, hlc = 0.0
@@ -212,13 +213,13 @@ func printWireTable(_ results: [WireMeasure]) {
         print(String(format: "| %@ | %.1f | %.1f | %.2f |", result.name, result.perChange, result.jsonPerChange, result.ratio))
     }
     print("")
-    print("where a change's wire bytes go (format \(WireFormat.version)), per change:")
-    print("| workload | identity (origin, seq, HLC, record, row id, kind, flags) | of which origin string / HLC | field names | values | row clock (own entry) | chain link | signature | batch header, heads |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("what each part of a change costs in format 2's layout (names and node ids spelt out), per change:")
+    print("| workload | identity (origin, seq, HLC, record, row id, kind, flags) | of which origin string / HLC | field names | values | row clock (own entry) | chain link | signature |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for result in results {
         let b = WireBreakdown(result)
-        print(String(format: "| %@ | %.1f | %.1f / %.1f | %.1f | %.1f | %.1f (%.1f) | %.0f | %.1f | %.1f |", result.name, b.identity,
-                     b.originStrings, b.hlc, b.names, b.values, b.clocks, b.ownClock, b.links, b.signatures, b.header))
+        print(String(format: "| %@ | %.1f | %.1f / %.1f | %.1f | %.1f | %.1f (%.1f) | %.0f | %.1f |", result.name, b.identity,
+                     b.originStrings, b.hlc, b.names, b.values, b.clocks, b.ownClock, b.links, b.signatures))
     }
 }
 
