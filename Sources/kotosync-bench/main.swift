@@ -39,6 +39,7 @@ struct Options {
                        kotosync-bench region --help
                        kotosync-bench reports --help
                        kotosync-bench load --help
+                       kotosync-bench scale|wire|rss|all --help    (issue 10: N-node curve, wire bytes, RSS, every figure)
                 Measures raw SQLite insert, local writes and remote apply of N client rows (default 20000),
                 --runs times (default 5), and prints medians and ratios to raw insert.
                 """)

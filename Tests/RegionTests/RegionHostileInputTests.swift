@@ -276,7 +276,7 @@ extension Region.HostileInput {
         func push(_ body: [UInt8], overrides: [String: String?] = [:]) -> [UInt8] {
             var headers: [(String, String?)] = [
                 ("Authorization", "Bearer \(peer)"), ("Content-Type", "application/x-kotosync-batch"), ("Kotosync-Node", "kronoby"),
-                ("Kotosync-Protocol", "2"), ("Kotosync-Schema", String(schema)), ("Kotosync-Log-Position", "100"),
+                ("Kotosync-Protocol", "3"), ("Kotosync-Schema", String(schema)), ("Kotosync-Log-Position", "100"),
             ]
             for (name, value) in overrides {
                 if let index = headers.firstIndex(where: { $0.0 == name }) { headers[index].1 = value } else { headers.append((name, value)) }
