@@ -68,12 +68,19 @@ public struct Router: Sendable {
         public let status: HTTPStatus
         /// From routing to the finished response (the handler's work, not the socket's).
         public let duration: Duration
+        /// The request's and the response's size as HTTP/1.1 messages (start line,
+        /// headers and body; the server's own framing headers estimated), so a node
+        /// can say how many bytes sync costs it per route.
+        public let requestBytes: Int
+        public let responseBytes: Int
 
-        public init(method: HTTPMethod, route: String?, status: HTTPStatus, duration: Duration) {
+        public init(method: HTTPMethod, route: String?, status: HTTPStatus, duration: Duration, requestBytes: Int = 0, responseBytes: Int = 0) {
             self.method = method
             self.route = route
             self.status = status
             self.duration = duration
+            self.requestBytes = requestBytes
+            self.responseBytes = responseBytes
         }
     }
 
@@ -128,8 +135,24 @@ public struct Router: Sendable {
         guard let observer else { return await dispatch(request).response }
         let started = ContinuousClock.now
         let (route, response) = await dispatch(request)
-        observer(Observation(method: request.method, route: route, status: response.status, duration: ContinuousClock.now - started))
+        observer(Observation(method: request.method, route: route, status: response.status, duration: ContinuousClock.now - started,
+                             requestBytes: Self.messageBytes(request), responseBytes: Self.messageBytes(response)))
         return response
+    }
+
+    /// `METHOD target HTTP/1.1`, each `name: value`, the blank line and the body.
+    static func messageBytes(_ request: HTTPRequest) -> Int {
+        request.method.rawValue.utf8.count + request.target.utf8.count + 12 + headerBytes(request.headers) + request.body.count
+    }
+
+    /// `HTTP/1.1 200 OK`, each `name: value` plus the server's Content-Length,
+    /// Date and Connection (about 80 bytes), the blank line and the body.
+    static func messageBytes(_ response: HTTPResponse) -> Int {
+        17 + headerBytes(response.headers) + 80 + 2 + response.body.count
+    }
+
+    private static func headerBytes(_ headers: HTTPHeaders) -> Int {
+        headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
     }
 
     /// The response to `request` and the pattern of the route that gave it, if one matched.

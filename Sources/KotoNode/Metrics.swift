@@ -54,6 +54,8 @@ public final class NodeMetrics: Sendable {
         var applyDuration = Histogram(bounds: NodeMetrics.applyBuckets)
         var requests = LabelledCounter(["method", "route", "status"])
         var requestDuration = LabelledHistogram(["method", "route"], bounds: NodeMetrics.requestBuckets)
+        var receivedBytes = LabelledCounter(["method", "route"])
+        var sentBytes = LabelledCounter(["method", "route"])
     }
 
     private let state = Mutex(State())
@@ -98,6 +100,8 @@ public final class NodeMetrics: Sendable {
         state.withLock {
             $0.requests.add([method, route, String(observation.status.code)])
             $0.requestDuration.observe(Self.seconds(observation.duration), [method, route])
+            $0.receivedBytes.add([method, route], by: Double(observation.requestBytes))
+            $0.sentBytes.add([method, route], by: Double(observation.responseBytes))
         }
     }
 
@@ -130,6 +134,8 @@ public final class NodeMetrics: Sendable {
                 applyDuration,
                 state.requests.family("kotosync_http_requests_total", help: "HTTP requests answered, by method, route pattern (unmatched: no route) and status code."),
                 state.requestDuration.family("kotosync_http_request_duration_seconds", help: "Time from routing a request to its finished response, by method and route pattern."),
+                state.receivedBytes.family("kotosync_http_received_bytes_total", help: "Bytes of the HTTP requests this node answered (start line, headers, body), by method and route pattern."),
+                state.sentBytes.family("kotosync_http_sent_bytes_total", help: "Bytes of this node's HTTP responses (status line, headers, body; framing headers estimated), by method and route pattern."),
             ]
         }
     }

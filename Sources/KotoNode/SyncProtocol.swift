@@ -4,7 +4,8 @@ public import KotoCore
 /// travel in the binary wire format; the small metadata around them as JSON.
 public enum SyncProtocol {
     /// Bumped when the message shapes change; peers with another version are refused (409).
-    public static let version = 2
+    /// 3: batches in wire format 3 (origin table, field indexes, seq and HLC steps).
+    public static let version = 3
     public static let batchContentType = "application/x-kotosync-batch"
 
     /// Headers carried with batches.

@@ -42,6 +42,7 @@ struct Options {
                        kotosync-bench load --help
                        kotosync-bench compaction --help
                        kotosync-bench bootstrap --help
+                       kotosync-bench scale|wire|rss|all --help    (issue 10: N-node curve, wire bytes, RSS, every figure)
                 Measures raw SQLite insert, local writes and remote apply of N client rows (default 20000),
                 --runs times (default 3), and prints medians and each store path's ratio to both baselines:
                 raw insert into a plain table of the client columns, and into one with the clients table's indexes.
@@ -454,6 +455,8 @@ if CommandLine.arguments.dropFirst().first == "region" {
     runCompactionBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "bootstrap" {
     await runBootstrapBenchmark(Array(CommandLine.arguments.dropFirst(2)))
+} else if let mode = CommandLine.arguments.dropFirst().first, let run = issue10Modes[mode] {
+    await run(Array(CommandLine.arguments.dropFirst(2)))
 } else if CommandLine.arguments.dropFirst().first == "reports" {
     runReportsBenchmark(Array(CommandLine.arguments.dropFirst(2)))
 } else {

@@ -33,7 +33,7 @@ for name, text in heads.items():
 docs = {
     "record": {"id": "5f0c1d2e-3a4b-4c5d-8e6f-708192a3b4c5", "nameFi": "Kurssi \u00e4", "capacity": 20,
                "municipalities": [598, 893], "active": True, "note": None},
-    "pull": {"node": "kronoby", "protocol": 2, "schema": 9, "versionVector": {"jakobstad": 3}, "since": 0,
+    "pull": {"node": "kronoby", "protocol": 3, "schema": 9, "versionVector": {"jakobstad": 3}, "since": 0,
              "limit": 1000, "heads": {}, "clock": 1764547200000},
     "numbers": [0, -0, 1.5, -2e-7, 1e300, 123456789012345678, 0.1],
 }
@@ -66,7 +66,7 @@ demo = os.path.join(here, "..", "..", "Config", "demo", "larsmo.json")
 if os.path.exists(demo):
     write("config", "demo-larsmo", open(demo, "rb").read())
 
-# --- wire batches (format 2, see Sources/KotoCore/WireFormat.swift)
+# --- wire batches (format 3, see Sources/KotoCore/WireFormat.swift)
 def uint(v):
     out = bytearray()
     while v >= 0x80:
@@ -79,12 +79,25 @@ def s(text):
     b = text.encode()
     return uint(len(b)) + b
 
-def change(origin, seq, fields, kind=1, record=1, signed=False):
-    out = s(origin) + uint(seq) + uint(1764547200000 << 16) + bytes([record]) + uuid.UUID(int=seq).bytes + bytes([kind])
-    out += bytes([2 if signed else 0])
+def zigzag(d):
+    return uint(((d << 1) ^ (d >> 63)) & 0xFFFFFFFFFFFFFFFF)
+
+# Field indexes in RecordKind.fields order (services), as the schema lists them.
+SERVICE_FIELDS = ["nameFi", "nameSv", "providerName", "providerType", "category", "municipalities", "languages",
+                  "studyPath", "capacity", "startDate", "endDate", "contact", "status", "deleted"]
+
+def change(origins, origin, seq, fields, kind=1, record=1, signed=False, steps=None):
+    """One change; `steps` carries the previous seq per origin and the previous HLC across a batch."""
+    steps = steps if steps is not None else {}
+    index = origins.index(origin)
+    hlc = 1764547200000 << 16
+    out = uint(index) + zigzag(seq - steps.get(origin, 0)) + zigzag(hlc - steps.get("hlc", 0))
+    steps[origin] = seq
+    steps["hlc"] = hlc
+    out += bytes([record]) + uuid.UUID(int=seq).bytes + bytes([kind | ((2 if signed else 0) << 4)])
     out += uint(len(fields))
     for name, value in fields:
-        out += s(name)
+        out += uint(SERVICE_FIELDS.index(name))
         if value is None:
             out += b"\x00"
         elif isinstance(value, bool):
@@ -93,24 +106,28 @@ def change(origin, seq, fields, kind=1, record=1, signed=False):
             out += b"\x02" + uint((value << 1) ^ (value >> 63) & 0xFFFFFFFFFFFFFFFF)
         else:
             out += b"\x01" + s(value)
-    out += uint(1) + s(origin) + uint(seq)  # row clock: its own origin at its seq
+    out += uint(0)  # row clock: only its own entry, which the dot gives
     out += bytes(range(32))
     if signed:
         out += bytes(64)
     return out
 
-def batch(changes, heads):
-    out = b"KSYB" + bytes([2]) + s("incarnation-1") + uint(7) + uint(1764547200000) + bytes(32) + b"\x00"
+def batch(origins, changes, heads):
+    out = b"KSYB" + bytes([3]) + s("incarnation-1") + uint(7) + uint(1764547200000) + bytes(32) + b"\x00"
+    out += uint(len(origins)) + b"".join(s(o) for o in origins)
     out += uint(len(heads))
     for origin, seq in heads:
-        out += s(origin) + uint(seq) + bytes(32)
+        out += uint(origins.index(origin)) + uint(seq) + bytes(32)
     out += uint(len(changes)) + b"".join(changes)
     return out
 
 service = [("nameFi", "Testikurssi"), ("capacity", 20), ("status", "active")]
-write("wire", "empty", batch([], []))
-write("wire", "one-change", batch([change("kronoby", 1, service)], [("kronoby", 1)]))
-write("wire", "two-signed", batch([change("larsmo", 1, service, signed=True), change("larsmo", 2, [("capacity", None)], kind=2, signed=True)],
-                                   [("larsmo", 2), ("kronoby", 4)]))
-write("wire", "erase", batch([change("jakobstad", 3, [], kind=3, record=2)], [("jakobstad", 3)]))
+write("wire", "empty", batch([], [], []))
+write("wire", "one-change", batch(["kronoby"], [change(["kronoby"], "kronoby", 1, service)], [("kronoby", 1)]))
+steps = {}
+two = ["kronoby", "larsmo"]
+write("wire", "two-signed", batch(two, [change(two, "larsmo", 1, service, signed=True, steps=steps),
+                                        change(two, "larsmo", 2, [("capacity", None)], kind=2, signed=True, steps=steps)],
+                                   [("kronoby", 4), ("larsmo", 2)]))
+write("wire", "erase", batch(["jakobstad"], [change(["jakobstad"], "jakobstad", 3, [], kind=3, record=2)], [("jakobstad", 3)]))
 write("wire", "clock", uint(2) + s("jakobstad") + uint(5) + s("kronoby") + uint(1))

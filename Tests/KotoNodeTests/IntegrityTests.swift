@@ -34,7 +34,7 @@ import Testing
         #expect(fresh["stateDigestProvisional"] == .bool(false))
         #expect(fresh["ownFork"] == .null)
         #expect(fresh["clockSkew"] == .null)
-        #expect(fresh["protocolVersion"]?.int64Value == 2)
+        #expect(fresh["protocolVersion"]?.int64Value == Int64(SyncProtocol.version))
         try await node.create(.client, SampleJSON.client())
         let after = try await Self.status(node)
         let digest = await node.replica.digest.digest
@@ -78,7 +78,7 @@ import Testing
         let response = try await node.send(.post, "/v1/sync/pull", as: .peer, json: v1)
         #expect(response.status == .conflict)
         #expect(response.errorCode == "version_mismatch")
-        #expect(response.errorMessage?.contains("jakobstad speaks 2, larsmo 1") == true)
+        #expect(response.errorMessage?.contains("jakobstad speaks \(SyncProtocol.version), larsmo 1") == true)
     }
 
     @Test(arguments: ["versionVector", "heads"])

@@ -176,8 +176,11 @@ struct Scrape {
     @Test func requestLabelsAreBounded() throws {
         let metrics = NodeMetrics()
         metrics.requestHandled(Router.Observation(method: "BREW", route: nil, status: .notFound, duration: .milliseconds(2)))
-        metrics.requestHandled(Router.Observation(method: .get, route: "/v1/clients/{id}", status: .ok, duration: .milliseconds(3)))
+        metrics.requestHandled(Router.Observation(method: .get, route: "/v1/clients/{id}", status: .ok, duration: .milliseconds(3),
+                                                  requestBytes: 120, responseBytes: 900))
         let scrape = try Scrape(MetricsExposition.render(metrics.families(peers: [])))
+        #expect(scrape.value("kotosync_http_received_bytes_total", ["method": "GET", "route": "/v1/clients/{id}"]) == 120)
+        #expect(scrape.value("kotosync_http_sent_bytes_total", ["method": "GET", "route": "/v1/clients/{id}"]) == 900)
         #expect(scrape.value("kotosync_http_requests_total", ["method": "other", "route": "unmatched", "status": "404"]) == 1)
         #expect(scrape.value("kotosync_http_requests_total", ["method": "GET", "route": "/v1/clients/{id}", "status": "200"]) == 1)
         #expect(scrape.value("kotosync_http_request_duration_seconds_count", ["method": "GET", "route": "/v1/clients/{id}"]) == 1)

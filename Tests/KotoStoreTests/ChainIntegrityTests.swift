@@ -278,22 +278,26 @@ import Testing
         let offices = try Offices()
         let j2 = offices.changes[1]
         #expect(j2.rowClock == VersionVector(["jakobstad": 2]) && j2.signature == nil)
-        // On the wire: encode the honest change, edit its row clock's entry, decode.
-        var bytes = WireFormat.encode(Forge.batch(offices.honest, changes: [j2]))
+        // On the wire: encode the honest change, give its row clock an entry for its own origin, decode.
+        let batch = Forge.batch(offices.honest, changes: [j2])
+        let bytes = WireFormat.encode(batch)
         #expect(try WireFormat.decode(bytes).changes == [j2], "the unedited bytes decode")
-        let clockBytes: [UInt8] = [1, 9] + Array("jakobstad".utf8) + [2]
-        let clockStart = bytes.count - ChainFormat.hashByteCount - clockBytes.count
-        try #require(Array(bytes[clockStart...].prefix(clockBytes.count)) == clockBytes, "the row clock sits before the link")
-        bytes[clockStart + clockBytes.count - 1] = 3
-        do {
-            _ = try WireFormat.decode(bytes)
-            Issue.record("decoded a row clock inflated past its change's seq")
-        } catch {
-            #expect(error.reason == "row clock names the change's origin at 3, not at its seq 2")
-            #expect(error.offset == clockStart)
+        // Wire format 3 sends no own entry (the dot gives it): zero other entries, just before the link.
+        let clockStart = bytes.count - ChainFormat.hashByteCount - 1
+        try #require(bytes[clockStart] == 0, "the row clock sits before the link")
+        let origins = Set(batch.heads.keys).union(j2.rowClock.entries.keys).union([j2.dot.origin]).sorted()
+        let own = UInt8(origins.firstIndex(of: "jakobstad")!)
+        for seq: UInt8 in [3, 2, 1] {
+            var forged = bytes
+            forged.replaceSubrange(clockStart...clockStart, with: [1, own, seq])
+            do {
+                _ = try WireFormat.decode(forged)
+                Issue.record("decoded a row clock naming its own origin at \(seq)")
+            } catch {
+                #expect(error.reason == "row clock names the change's own origin, which its dot gives")
+                #expect(error.offset == clockStart + 1)
+            }
         }
-        bytes[clockStart + clockBytes.count - 1] = 1
-        #expect(throws: WireError.self) { try WireFormat.decode(bytes) }
 
         // Built by hand and applied directly: refused by the store.
         for seq: UInt64 in [3, 9, 1] {

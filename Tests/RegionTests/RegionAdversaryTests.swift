@@ -13,7 +13,7 @@ extension Region {
                          logPosition: UInt64) async throws -> APIResult {
             let headers: HTTPHeaders = [
                 "Authorization": "Bearer \(credential)", "Content-Type": "application/x-kotosync-batch",
-                "Kotosync-Node": claimed, "Kotosync-Protocol": "2",
+                "Kotosync-Node": claimed, "Kotosync-Protocol": "3",
                 "Kotosync-Schema": String(try #require(try await target.status()["schemaVersion"]?.int64Value)),
                 "Kotosync-Log-Position": String(logPosition),
             ]

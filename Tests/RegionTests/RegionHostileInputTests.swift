@@ -257,10 +257,10 @@ extension Region.HostileInput {
 
         var nowMillis: UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 
-        /// A pull body from kronoby, valid as it stands, with member `name` set to raw JSON text (nil: removed).
+        /// A pull body from kronoby, valid as it stands (protocol 3, `SyncProtocol.version`), with member `name` set to raw JSON text (nil: removed).
         func pull(_ name: String? = nil, _ value: String? = nil) -> [UInt8] {
             var members: [(String, String)] = [
-                ("node", "\"kronoby\""), ("protocol", String(2)), ("schema", String(schema)), ("versionVector", "{}"),
+                ("node", "\"kronoby\""), ("protocol", String(3)), ("schema", String(schema)), ("versionVector", "{}"),
                 ("since", "0"), ("limit", "10"), ("heads", "{}"), ("clock", String(nowMillis)),
             ]
             if let name, let index = members.firstIndex(where: { $0.0 == name }) {
@@ -276,7 +276,7 @@ extension Region.HostileInput {
         func push(_ body: [UInt8], overrides: [String: String?] = [:]) -> [UInt8] {
             var headers: [(String, String?)] = [
                 ("Authorization", "Bearer \(peer)"), ("Content-Type", "application/x-kotosync-batch"), ("Kotosync-Node", "kronoby"),
-                ("Kotosync-Protocol", "2"), ("Kotosync-Schema", String(schema)), ("Kotosync-Log-Position", "100"),
+                ("Kotosync-Protocol", "3"), ("Kotosync-Schema", String(schema)), ("Kotosync-Log-Position", "100"),
             ]
             for (name, value) in overrides {
                 if let index = headers.firstIndex(where: { $0.0 == name }) { headers[index].1 = value } else { headers.append((name, value)) }
@@ -572,7 +572,7 @@ extension Region.HostileInput {
     }
 }
 
-/// The start of a batch in the wire format, up to its head count, for hand-made broken batches.
+/// The start of a batch in the wire format, up to its head count (an empty origin table before it), for hand-made broken batches.
 func wireBatchPrefix(incarnation: String, headCount: UInt64) -> [UInt8] {
     func uint(_ value: UInt64) -> [UInt8] {
         var value = value, bytes: [UInt8] = []
@@ -583,5 +583,5 @@ func wireBatchPrefix(incarnation: String, headCount: UInt64) -> [UInt8] {
         return bytes + [UInt8(value)]
     }
     return WireFormat.magic + [WireFormat.version] + uint(UInt64(incarnation.utf8.count)) + Array(incarnation.utf8)
-        + uint(1) + uint(0) + [UInt8](repeating: 0, count: 32) + [0] + uint(headCount)
+        + uint(1) + uint(0) + [UInt8](repeating: 0, count: 32) + [0] + uint(0) + uint(headCount)
 }

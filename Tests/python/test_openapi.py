@@ -421,8 +421,8 @@ def test_sync_endpoints_as_a_peer(check, region):
     check.send("GET", "/v1/sync/state", node="kronoby", role="peer", as_peer="jakobstad", status=400,
                request_valid=False)
     own = region.status("jakobstad")
-    peer_headers = {"Kotosync-Node": "jakobstad", "Kotosync-Protocol": "2", "Kotosync-Schema": str(own["schemaVersion"])}
-    pull = {"node": "jakobstad", "protocol": 2, "schema": own["schemaVersion"], "versionVector": own["versionVector"],
+    peer_headers = {"Kotosync-Node": "jakobstad", "Kotosync-Protocol": "3", "Kotosync-Schema": str(own["schemaVersion"])}
+    pull = {"node": "jakobstad", "protocol": 3, "schema": own["schemaVersion"], "versionVector": own["versionVector"],
             "since": 0, "limit": 5, "heads": {}, "clock": int(time.time() * 1000)}
     batch = check.send("POST", "/v1/sync/pull", node="kronoby", role="peer", as_peer="jakobstad", body=pull,
                        headers=peer_headers, status=200)
@@ -441,7 +441,7 @@ def test_sync_endpoints_as_a_peer(check, region):
     check.send("POST", "/v1/sync/notify", node="kronoby", role="peer", as_peer="jakobstad", body={"peer": 1},
                headers=peer_headers, status=400, request_valid=False)
     check.send("POST", "/v1/sync/push", node="kronoby", role="peer", as_peer="jakobstad", body=b"KSYB",
-               headers={"Kotosync-Protocol": "2", "Kotosync-Schema": "2", "Kotosync-Log-Position": "0",
+               headers={"Kotosync-Protocol": "3", "Kotosync-Schema": "2", "Kotosync-Log-Position": "0",
                         "Content-Type": "application/x-kotosync-batch"},
                status=400, request_valid=False)
     check.send("POST", "/v1/sync/push", node="kronoby", role="peer", as_peer="jakobstad", body=b"KSYB",
