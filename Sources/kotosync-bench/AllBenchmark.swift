@@ -79,15 +79,7 @@ struct FigureProvider: Sendable {
     let run: @Sendable (AllOptions) async throws -> [BenchFigure]
 }
 
-/// Every figure of issue 10, in table order.
-///
-/// SLOTS for the lead at merge time — add a provider per branch here, each
-/// returning its figures (value, unit, target):
-///   - "group":      API creates/s in the five-node region, 32 clients, synchronous=FULL (≥ 5,000/s),
-///                   replication ratio and convergence p99 if the region mode's output changes shape
-///   - "compaction": log entries per live row after 1,000 rows × 100 updates across five nodes
-///   - "bootstrap":  bootstrap a node from a peer holding 1M records (< 30 s); `preparedReplica(rows:cache:region:)`
-///                   in RSSBenchmark.swift builds (once) and caches a 1M-row jakobstad replica it can serve
+/// Every figure of issue 10, in table order: one provider per mode.
 let allProviders: [FigureProvider] = [
     FigureProvider(name: "store", run: storeFigures),
     FigureProvider(name: "region", run: regionFigures),
@@ -96,9 +88,8 @@ let allProviders: [FigureProvider] = [
     FigureProvider(name: "wire", run: wireFigures),
     FigureProvider(name: "rss", run: rssFigures),
     FigureProvider(name: "scale", run: scaleFigures),
-    // FigureProvider(name: "group", run: groupCommitFigures),
-    // FigureProvider(name: "compaction", run: compactionFigures),
-    // FigureProvider(name: "bootstrap", run: bootstrapFigures),
+    FigureProvider(name: "compaction", run: allCompactionFigures),
+    FigureProvider(name: "bootstrap", run: allBootstrapFigures),
 ]
 
 // MARK: Child runs of the modes that print their own tables
@@ -158,14 +149,16 @@ func figure(_ name: String, _ value: Double?, _ unit: String, _ target: FigureTa
 func storeFigures(_ options: AllOptions) throws -> [BenchFigure] {
     let output = try runChildMode(["--rows", options.quick ? "5000" : "20000", "--runs", "3"])
     let missing = "not in the store mode's output"
-    // The store mode's table today: changes/s and the ratio to the plain-table raw insert.
+    // The store mode's table: changes/s, the ratio to the plain-table raw insert, the ratio to the indexed one.
     return [
         figure("remote apply / raw insert, plain table", tableNumber(output, row: "remote apply", column: 2), "×", .atLeast(0.5), missing: missing),
-        figure("local write / raw insert, plain table", tableNumber(output, row: "local write", column: 2), "×", .atLeast(0.5),
+        figure("remote apply / raw insert with the record table's indexes", tableNumber(output, row: "remote apply", column: 3), "×",
+               .atLeast(0.6), missing: missing),
+        figure("local write, batched / raw insert, plain table", tableNumber(output, row: "local write", column: 2), "×", .atLeast(0.5),
                note: "one transaction of all rows", missing: missing),
-        figure("store SQL alone / raw insert", tableNumber(output, row: "store SQL only", column: 2), "×", .none, missing: missing),
-        figure("remote apply / raw insert with the record table's indexes", tableNumber(output, row: "raw SQLite insert with indexes", column: 2),
-               "×", .atLeast(0.6), missing: "baseline not in this build's store mode (apply branch adds it)"),
+        figure("local write, batched / raw insert with the record table's indexes", tableNumber(output, row: "local write", column: 3), "×",
+               .atLeast(0.6), missing: missing),
+        figure("store SQL alone / raw insert, plain table", tableNumber(output, row: "store SQL only", column: 2), "×", .none, missing: missing),
     ]
 }
 
@@ -174,7 +167,7 @@ func regionFigures(_ options: AllOptions) throws -> [BenchFigure] {
                                    "--runs", "3", "--daemon", options.daemon, "--base-port", "7301"])
     let missing = "not in the region mode's output"
     var replicationRatio: Double?
-    for line in output.split(separator: "\n") where line.hasPrefix("| replication to each") {
+    for line in output.split(separator: "\n") where line.hasPrefix("| replication over loopback HTTP") {
         replicationRatio = leadingNumber(String(line), after: "ratio")
     }
     return [
@@ -182,6 +175,8 @@ func regionFigures(_ options: AllOptions) throws -> [BenchFigure] {
                .below(50), missing: missing),
         figure("replication over loopback / in-process apply", replicationRatio, "×", .atLeast(0.8),
                note: options.quick ? "10k changes" : "50k changes", missing: missing),
+        figure("API creates/s, 32 clients, synchronous=FULL, five-node region with sync running",
+               tableNumber(output, row: "API creates/s", column: 1), "/s", .atLeast(5000), missing: missing),
         figure("daemon RSS idle, 5-node demo region (median)", tableNumber(output, row: "daemon RSS idle", column: 1), "MiB", .none, missing: missing),
     ]
 }
@@ -255,6 +250,28 @@ func scaleFigures(_ options: AllOptions) throws -> [BenchFigure] {
                         target: .none, note: String(format: "%.0f writes/s", scale.rate)),
         ]
     }
+}
+
+func allCompactionFigures(_ options: AllOptions) throws -> [BenchFigure] {
+    var compaction = CompactionOptions()
+    if options.quick { compaction.rounds = 20 }
+    let figures = try compactionFigures(compaction)
+    printCompactionFigures(figures)
+    let held = Double(figures.entries.max() ?? 0)
+    return [BenchFigure(name: "log entries per live row, \(figures.rows) rows × \(figures.rounds) updates across five nodes, compacted",
+                        value: held / Double(figures.rows), unit: "×", target: .none,
+                        note: String(format: "uncompacted: %.0f per row", Double(figures.logEnd) / Double(figures.rows)))]
+}
+
+func allBootstrapFigures(_ options: AllOptions) async throws -> [BenchFigure] {
+    let records = options.quick ? 100_000 : 1_000_000
+    let figures = try await measureBootstrap(records: records, runs: options.quick ? 1 : 3, directory: options.cache)
+    return [
+        BenchFigure(name: "bootstrap a node from a peer holding \(records / 1000)k records", value: figures.totalSeconds, unit: "s",
+                    target: records == 1_000_000 ? .below(30) : .none,
+                    note: String(format: "download %.1f s, import %.1f s, %.0f records/s", figures.downloadSeconds, figures.importSeconds, figures.recordsPerSecond)),
+        BenchFigure(name: "bootstrapping process peak RSS", value: figures.peakRSSMiB, unit: "MiB", target: .none),
+    ]
 }
 
 // MARK: The run
