@@ -131,7 +131,7 @@ extension Region {
                     guard line.contains("event=service.stopped") else { return nil }
                     return line.split(separator: " ").first { $0.hasPrefix("service=") }.map { String($0.dropFirst("service=".count)) }
                 }
-                #expect(order == ["api", "sync", "access-log-purge", "access-log", "store"], "stop order: \(order)")
+                #expect(order == ["api", "compaction", "sync", "access-log-purge", "access-log", "store"], "stop order: \(order)")
                 // Everything acknowledged is in the closed file itself.
                 let held = Set(try await sqliteLines(node.databasePath, "SELECT id FROM services;", scratch: region.directory))
                 #expect(writes.acknowledged.allSatisfy(held.contains), "acknowledged writes are missing from the closed database")
