@@ -92,38 +92,7 @@ func fail(_ message: String) -> Never {
 
 /// Seeded rows so every run and every path sees the same data.
 func generateClients(count: Int) -> [(UUID, FieldMap)] {
-    var state: UInt64 = 42
-    func next(_ bound: Int) -> Int {
-        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-        return Int((state >> 33) % UInt64(bound))
-    }
-    let codes: [Int64] = [598, 893, 288, 599, 440]
-    let languages = ["ar", "fa", "uk", "ru", "so", "ti", "en", "ku"]
-    return (0..<count).map { index in
-        let birth = LocalDate(year: 1950 + next(60), month: 1 + next(12), day: 1 + next(28))!
-        var uuidBytes = [UInt8](repeating: 0, count: 16)
-        for byte in 0..<16 { uuidBytes[byte] = UInt8(next(256)) }
-        let id = UUID(uuid: (uuidBytes[0], uuidBytes[1], uuidBytes[2], uuidBytes[3], uuidBytes[4], uuidBytes[5], uuidBytes[6] & 0x0f | 0x40,
-                             uuidBytes[7], uuidBytes[8] & 0x3f | 0x80, uuidBytes[9], uuidBytes[10], uuidBytes[11], uuidBytes[12],
-                             uuidBytes[13], uuidBytes[14], uuidBytes[15]))
-        let fields: FieldMap = [
-            "clientNumber": .text("B-\(index)"),
-            "ownerMunicipality": .integer(codes[next(codes.count)]),
-            "givenName": .text("Bench\(next(1000))"),
-            "familyName": .text("Mark\(next(1000))"),
-            "birthDate": .text(birth.description),
-            "personalIdentityCode": .text(PersonalIdentityCode.make(birthDate: birth, individual: 900 + next(99))),
-            "arrivalDate": .text("2024-0\(1 + next(9))-1\(next(9))"),
-            "permitBasis": .text(PermitBasis.allCases[next(PermitBasis.allCases.count)].rawValue),
-            "integrationLanguage": .text(next(2) == 0 ? "fi" : "sv"),
-            "motherTongue": .text(languages[next(languages.count)]),
-            "literacySupport": .bool(next(4) == 0),
-            "jobseeker": .bool(next(2) == 0),
-            "planStatus": .text("none"),
-            "status": .text("new"),
-        ]
-        return (id, fields)
-    }
+    generateClients(count: count, offset: 0)
 }
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
