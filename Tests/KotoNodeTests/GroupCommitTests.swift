@@ -13,19 +13,33 @@ import Testing
 /// verifies stay whole when writes of a group roll back.
 @Suite struct GroupCommitTests {
     /// Holds the first group's commit for a moment, so every write sent meanwhile queues behind it.
+    /// Holds the first group commit: for `hold`, and, when `arrivals` is
+    /// set, until that many writes have been started (then `hold` more, for
+    /// their hop onto the actor), so a loaded machine cannot split a group.
     final class FirstCommitGate: Sendable {
         private let calls = Mutex(0)
+        private let started = Mutex(0)
         let hold: Duration
+        let arrivals: Int
 
-        init(hold: Duration = .milliseconds(300)) { self.hold = hold }
+        init(hold: Duration = .milliseconds(300), arrivals: Int = 0) {
+            self.hold = hold
+            self.arrivals = arrivals
+        }
 
         func pass() {
             let first = calls.withLock { count -> Bool in
                 count += 1
                 return count == 1
             }
-            if first { Thread.sleep(forTimeInterval: Double(hold.components.seconds) + Double(hold.components.attoseconds) / 1e18) }
+            guard first else { return }
+            let deadline = Date().addingTimeInterval(30)
+            while started.withLock({ $0 }) < arrivals, Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+            Thread.sleep(forTimeInterval: Double(hold.components.seconds) + Double(hold.components.attoseconds) / 1e18)
         }
+
+        /// A write is about to be started.
+        func arrive() { started.withLock { $0 += 1 } }
 
         var count: Int { calls.withLock { $0 } }
     }
@@ -53,14 +67,17 @@ import Testing
 
     @Test func concurrentWritesShareTransactions() async throws {
         let node = try TestNode()
-        let gate = FirstCommitGate()
-        await node.replica.setBeforeGroupCommit { gate.pass() }
         let writes = 64
+        let gate = FirstCommitGate(arrivals: writes)
+        await node.replica.setBeforeGroupCommit { gate.pass() }
         let ids = (0..<writes).map { _ in UUID() }
         let replica = node.replica
         let changes = try await withThrowingTaskGroup(of: Change.self) { group in
             for (number, id) in ids.enumerated() {
-                group.addTask { try await replica.write(.client, id: id, .create(Self.clientFields(number), id: id)) }
+                group.addTask {
+                    gate.arrive()
+                    return try await replica.write(.client, id: id, .create(Self.clientFields(number), id: id))
+                }
             }
             var changes: [Change] = []
             for try await change in group { changes.append(change) }
@@ -68,7 +85,7 @@ import Testing
         }
         let commits = await node.replica.localCommits
         #expect(await node.replica.localWritesCommitted == writes)
-        // The first commit waits 300 ms: the rest of the 64 queue behind it and share few transactions.
+        // The first commit waits until all 64 have started, then 300 ms: the rest queue behind it and share few transactions.
         #expect(commits < writes / 4, "\(commits) transactions for \(writes) writes")
         #expect(commits == gate.count)
         #expect(Set(changes.map(\.dot.seq)) == Set(1...UInt64(writes)))
@@ -81,7 +98,7 @@ import Testing
         let erased = UUID()
         _ = try await node.replica.write(.client, id: erased, .create(Self.clientFields(100), id: erased))
         _ = try await node.replica.write(.client, id: erased, .erase)
-        let gate = FirstCommitGate()
+        let gate = FirstCommitGate(arrivals: 6)
         await node.replica.setBeforeGroupCommit { gate.pass() }
         let good = (0..<3).map { _ in UUID() }
         let missing = UUID()
@@ -91,13 +108,14 @@ import Testing
         let blocker = UUID()
         let replica = node.replica
         let first = Task { try await replica.write(.client, id: blocker, .create(Self.clientFields(0), id: blocker)) }
-        try await Task.sleep(for: .milliseconds(100))
-        let a = Task { try await replica.write(.client, id: good[0], .create(Self.clientFields(1), id: good[0])) }
-        let notFound = Task { try await replica.write(.client, id: missing, .update(["status": .text("active")])) }
-        let b = Task { try await replica.write(.client, id: good[1], .create(Self.clientFields(2), id: good[1])) }
-        let refused = Task { let id = UUID(); return try await replica.write(.client, id: id, .create(invalid, id: id)) }
-        let erasedAgain = Task { try await replica.write(.client, id: erased, .update(["status": .text("active")])) }
-        let c = Task { try await replica.write(.client, id: good[2], .create(Self.clientFields(3), id: good[2])) }
+        // The blocker's commit has begun (and waits for the six) before any of them starts.
+        while gate.count == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        let a = Task { gate.arrive(); return try await replica.write(.client, id: good[0], .create(Self.clientFields(1), id: good[0])) }
+        let notFound = Task { gate.arrive(); return try await replica.write(.client, id: missing, .update(["status": .text("active")])) }
+        let b = Task { gate.arrive(); return try await replica.write(.client, id: good[1], .create(Self.clientFields(2), id: good[1])) }
+        let refused = Task { gate.arrive(); let id = UUID(); return try await replica.write(.client, id: id, .create(invalid, id: id)) }
+        let erasedAgain = Task { gate.arrive(); return try await replica.write(.client, id: erased, .update(["status": .text("active")])) }
+        let c = Task { gate.arrive(); return try await replica.write(.client, id: good[2], .create(Self.clientFields(3), id: good[2])) }
         var committed: [Change] = []
         for task in [first, a, b, c] { committed.append(try await task.value) }
         await #expect(throws: ReplicaStoreError.notFound(.client, missing)) { try await notFound.value }
@@ -168,12 +186,13 @@ import Testing
         let node = try TestNode()
         let wakes = Mutex(0)
         node.replica.localCommitObserver.withLock { $0 = { wakes.withLock { $0 += 1 } } }
-        let gate = FirstCommitGate()
+        let gate = FirstCommitGate(arrivals: 32)
         await node.replica.setBeforeGroupCommit { gate.pass() }
         let replica = node.replica
         try await withThrowingTaskGroup(of: Void.self) { group in
             for number in 0..<32 {
                 group.addTask {
+                    gate.arrive()
                     let id = UUID()
                     _ = try await replica.write(.client, id: id, .create(Self.clientFields(number), id: id))
                 }
