@@ -164,6 +164,12 @@ public struct OrderedRow: Sendable, Equatable {
     /// Each field's winning stamp, nil for a field never written.
     public var stamps: [FieldStamp?]
 
+    /// A row of `fieldCount` fields none of which was ever written.
+    public init(fieldCount: Int) {
+        values = Array(repeating: .null, count: fieldCount)
+        stamps = Array(repeating: nil, count: fieldCount)
+    }
+
     public init(_ state: RowState, kind: RecordKind) {
         let specs = kind.fields
         values = []

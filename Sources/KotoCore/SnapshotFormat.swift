@@ -64,6 +64,53 @@ public struct SnapshotRow: Equatable, Sendable {
     }
 }
 
+/// One snapshot row in schema order (`OrderedRow`): what the writer reads
+/// from its table and the import binds to its columns, with no field looked
+/// up by name except those with open conflicts.
+public struct OrderedSnapshotRow: Equatable, Sendable {
+    public let kind: RecordKind
+    public let id: UUID
+    public var row: OrderedRow
+    /// Non-winning frontier entries of the fields that have any, by name.
+    public var conflicts: [String: [FrontierEntry]]
+    public var rowClock: RowClock
+    public var erased: Bool
+    public var awaitingErase: Bool
+
+    public init(kind: RecordKind, id: UUID, row: OrderedRow, conflicts: [String: [FrontierEntry]] = [:], rowClock: RowClock,
+                erased: Bool, awaitingErase: Bool) {
+        self.kind = kind
+        self.id = id
+        self.row = row
+        self.conflicts = conflicts
+        self.rowClock = rowClock
+        self.erased = erased
+        self.awaitingErase = awaitingErase
+    }
+
+    public init(kind: RecordKind, id: UUID, state: RowState) {
+        self.init(kind: kind, id: id, row: OrderedRow(state, kind: kind), conflicts: state.conflicts, rowClock: state.rowClock,
+                  erased: state.erased, awaitingErase: state.awaitingErase)
+    }
+
+    /// The row as the merge holds it, keyed by field name.
+    public var state: RowState {
+        var state = RowState(rowClock: rowClock, erased: erased, conflicts: conflicts, awaitingErase: awaitingErase)
+        let specs = kind.fields
+        for index in specs.indices {
+            guard let stamp = row.stamps[index] else { continue }
+            state.stamps[specs[index].name] = stamp
+            if row.values[index] != .null { state.fields[specs[index].name] = row.values[index] }
+        }
+        return state
+    }
+
+    /// The canonical bytes the state digest hashes for this row (`RowDigestFormat`).
+    public var digestBytes: [UInt8] {
+        RowDigestFormat.bytes(kind, id: id, ordered: row, conflicts: conflicts, erased: erased)
+    }
+}
+
 /// The versioned, streamable encoding of a replica's snapshot
 /// (`GET /v1/sync/snapshot`). A stream is a magic, then frames, each
 /// `tag:u8 length:u32be payload`, so a reader needs only one frame in memory:
@@ -191,22 +238,28 @@ public enum SnapshotFormat {
     // MARK: Rows
 
     public static func appendRow(_ kind: RecordKind, id: UUID, state: RowState, to out: inout [UInt8]) {
+        appendRow(OrderedSnapshotRow(kind: kind, id: id, state: state), to: &out)
+    }
+
+    /// The same bytes from a row in schema order (as the writer reads it from its table).
+    public static func appendRow(_ row: OrderedSnapshotRow, to out: inout [UInt8]) {
         appendFrame(rowTag, to: &out) { writer in
-            writer.bytes.append(kind.wireTag)
-            withUnsafeBytes(of: id.uuid) { writer.bytes += $0 }
-            writer.bytes.append((state.erased ? 1 : 0) | (state.awaitingErase ? 2 : 0))
-            writer.clock(state.rowClock)
-            guard !state.erased else { return }
-            let specs = kind.fields
+            writer.bytes.append(row.kind.wireTag)
+            withUnsafeBytes(of: row.id.uuid) { writer.bytes += $0 }
+            writer.bytes.append((row.erased ? 1 : 0) | (row.awaitingErase ? 2 : 0))
+            writer.clock(row.rowClock)
+            guard !row.erased else { return }
+            let stamps = row.row.stamps
             var count = 0
-            for spec in specs where state.stamps[spec.name] != nil { count += 1 }
+            for stamp in stamps where stamp != nil { count += 1 }
             writer.uint(UInt64(count))
-            for (index, spec) in specs.enumerated() {
-                guard let stamp = state.stamps[spec.name] else { continue }
+            let specs = row.kind.fields
+            for index in stamps.indices {
+                guard let stamp = stamps[index] else { continue }
                 writer.uint(UInt64(index))
-                writer.value(state.fields[spec.name] ?? .null)
+                writer.value(row.row.values[index])
                 writer.stamp(stamp)
-                let losers = state.conflicts[spec.name] ?? []
+                let losers = row.conflicts.isEmpty ? [] : row.conflicts[specs[index].name] ?? []
                 writer.uint(UInt64(losers.count))
                 for entry in losers {
                     writer.value(entry.value)
@@ -217,22 +270,26 @@ public enum SnapshotFormat {
     }
 
     public static func decodeRow(_ payload: [UInt8]) throws(WireError) -> SnapshotRow {
+        let row = try decodeOrderedRow(payload)
+        return SnapshotRow(kind: row.kind, id: row.id, state: row.state)
+    }
+
+    /// A row frame's payload in schema order: values and stamps by field
+    /// index, so an import looks no field up by name.
+    public static func decodeOrderedRow(_ payload: [UInt8]) throws(WireError) -> OrderedSnapshotRow {
         var reader = WireReader(payload)
         guard let kind = RecordKind(wireTag: try reader.byte()) else { throw WireError("unknown record kind", offset: 0) }
-        let idBytes = Array(try reader.take(16))
-        let id = UUID(uuid: (idBytes[0], idBytes[1], idBytes[2], idBytes[3], idBytes[4], idBytes[5], idBytes[6], idBytes[7],
-                             idBytes[8], idBytes[9], idBytes[10], idBytes[11], idBytes[12], idBytes[13], idBytes[14], idBytes[15]))
+        let id = try reader.take(16).withUnsafeBytes { raw in UUID(uuid: raw.loadUnaligned(as: uuid_t.self)) }
         let flagsOffset = reader.offset
         let flags = try reader.byte()
         guard flags & ~3 == 0, flags != 3 else { throw WireError("invalid row flags", offset: flagsOffset) }
-        var state = RowState(rowClock: try reader.clock(), erased: flags & 1 != 0, awaitingErase: flags & 2 != 0)
-        if !state.erased {
-            let specs = kind.fields
+        let specs = kind.fields
+        var row = OrderedSnapshotRow(kind: kind, id: id, row: OrderedRow(fieldCount: specs.count), rowClock: try reader.clock(),
+                                     erased: flags & 1 != 0, awaitingErase: flags & 2 != 0)
+        if !row.erased {
             let countOffset = reader.offset
             let count = try reader.uint()
             guard count <= UInt64(specs.count) else { throw WireError("too many fields", offset: countOffset) }
-            state.fields.reserveCapacity(Int(count))
-            state.stamps.reserveCapacity(Int(count))
             var origins = OriginCache()
             var previous = -1
             for _ in 0..<count {
@@ -243,9 +300,8 @@ public enum SnapshotFormat {
                 }
                 previous = Int(index)
                 let spec = specs[Int(index)]
-                let value = try reader.value(for: spec)
-                if value != .null { state.fields[spec.name] = value }
-                state.stamps[spec.name] = try reader.stamp(&origins)
+                row.row.values[Int(index)] = try reader.value(for: spec)
+                row.row.stamps[Int(index)] = try reader.stamp(&origins)
                 let losersOffset = reader.offset
                 let losers = try reader.uint()
                 guard losers <= UInt64(reader.remaining) else { throw WireError("too many conflict entries", offset: losersOffset) }
@@ -255,12 +311,12 @@ public enum SnapshotFormat {
                         let value = try reader.value(for: spec)
                         entries.append(FrontierEntry(stamp: try reader.stamp(&origins), value: value))
                     }
-                    state.conflicts[spec.name] = entries
+                    row.conflicts[spec.name] = entries
                 }
             }
         }
         guard reader.remaining == 0 else { throw WireError("trailing bytes after a snapshot row", offset: reader.offset) }
-        return SnapshotRow(kind: kind, id: id, state: state)
+        return row
     }
 
     // MARK: End

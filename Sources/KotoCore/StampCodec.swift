@@ -39,11 +39,20 @@ extension WireFormat {
     }
 
     public static func decodeStamps(_ bytes: some Collection<UInt8>, record: RecordKind) throws(WireError) -> [String: FieldStamp] {
+        let ordered = try decodeStamps(ordered: bytes, record: record)
+        var stamps: [String: FieldStamp] = [:]
+        for (spec, stamp) in zip(record.fields, ordered) where stamp != nil { stamps[spec.name] = stamp }
+        return stamps
+    }
+
+    /// The stamps in schema order (nil: a field never written), as `encodeStamps(ordered:)` takes them.
+    public static func decodeStamps(ordered bytes: some Collection<UInt8>, record: RecordKind) throws(WireError) -> [FieldStamp?] {
         var reader = WireReader(Array(bytes))
         let specs = record.fields
         let distinctCount = try reader.uint()
         guard distinctCount <= UInt64(specs.count) else { throw WireError("too many stamps", offset: 0) }
         var distinct: [FieldStamp] = []
+        distinct.reserveCapacity(Int(distinctCount))
         for _ in 0..<distinctCount {
             let hlc = HLC(rawValue: try reader.uint())
             let origin = try reader.nodeID()
@@ -52,14 +61,14 @@ extension WireFormat {
         }
         let pairCount = try reader.uint()
         guard pairCount <= UInt64(specs.count) else { throw WireError("too many stamped fields", offset: reader.offset) }
-        var stamps: [String: FieldStamp] = [:]
+        var stamps = [FieldStamp?](repeating: nil, count: specs.count)
         for _ in 0..<pairCount {
             let offset = reader.offset
             let fieldIndex = try reader.uint(), stampIndex = try reader.uint()
             guard fieldIndex < UInt64(specs.count), stampIndex < UInt64(distinct.count) else {
                 throw WireError("stamp refers outside the schema", offset: offset)
             }
-            stamps[specs[Int(fieldIndex)].name] = distinct[Int(stampIndex)]
+            stamps[Int(fieldIndex)] = distinct[Int(stampIndex)]
         }
         guard reader.remaining == 0 else { throw WireError("trailing bytes after stamps", offset: reader.offset) }
         return stamps

@@ -68,8 +68,8 @@ public enum SnapshotWriter {
             SnapshotFormat.appendHeader(header, to: &chunk)
             var written: UInt64 = 0
             for kind in RecordKind.allCases {
-                try RowCursor.each(kind, in: database) { id, state in
-                    SnapshotFormat.appendRow(kind, id: id, state: state, to: &chunk)
+                try RowCursor.each(kind, in: database) { row in
+                    SnapshotFormat.appendRow(row, to: &chunk)
                     written += 1
                     if chunk.count >= chunkBytes { try flush() }
                 }
@@ -101,10 +101,11 @@ public enum SnapshotWriter {
 
 /// Steps through one record table in id order with its open conflicts
 /// (merged from one ordered scan of `conflicts`), giving each row's whole
-/// merged state. Columns by the record schema (`RecordKind.fields`) and
-/// `TableStatements.metaColumns`, as `RowStore` stores them.
+/// merged state in schema order. Columns by the record schema
+/// (`RecordKind.fields`) and `TableStatements.metaColumns`, as `RowStore`
+/// stores them.
 enum RowCursor {
-    static func each(_ kind: RecordKind, in database: Database, _ body: (UUID, RowState) throws -> Void) throws {
+    static func each(_ kind: RecordKind, in database: Database, _ body: (OrderedSnapshotRow) throws -> Void) throws {
         let specs = kind.fields
         let rows = try database.prepare("""
             SELECT id, \(specs.map(\.column).joined(separator: ", ")), row_clock, stamps, erased, awaiting_erase
@@ -122,20 +123,19 @@ enum RowCursor {
         while try rows.step() {
             let idText = rows.string(0) ?? ""
             guard let id = UUID(uuidString: idText) else { throw ReplicaStoreError.corrupt("unreadable row id in \(kind.table)") }
-            var fields: FieldMap = [:]
-            fields.reserveCapacity(specs.count)
+            var ordered = OrderedRow(fieldCount: specs.count)
             for (index, spec) in specs.enumerated() {
                 let column = Int32(index) + 1
                 guard !rows.isNull(column) else { continue }
                 switch spec.type.storage {
-                case .text: fields[spec.name] = .text(rows.string(column) ?? "")
-                case .integer: fields[spec.name] = .integer(rows.int64(column))
-                case .bool: fields[spec.name] = .bool(rows.int64(column) != 0)
+                case .text: ordered.values[index] = .text(rows.string(column) ?? "")
+                case .integer: ordered.values[index] = .integer(rows.int64(column))
+                case .bool: ordered.values[index] = .bool(rows.int64(column) != 0)
                 }
             }
-            var state = RowState(fields: fields, stamps: try WireFormat.decodeStamps(rows.blob(base + 1) ?? [], record: kind),
-                                 rowClock: try WireFormat.decodeClock(rows.blob(base) ?? []),
-                                 erased: rows.int64(base + 2) != 0, awaitingErase: rows.int64(base + 3) != 0)
+            ordered.stamps = try WireFormat.decodeStamps(ordered: rows.blob(base + 1) ?? [], record: kind)
+            var row = OrderedSnapshotRow(kind: kind, id: id, row: ordered, rowClock: try WireFormat.decodeClock(rows.blob(base) ?? []),
+                                         erased: rows.int64(base + 2) != 0, awaitingErase: rows.int64(base + 3) != 0)
             while pendingConflict {
                 let rowID = conflicts.string(0) ?? ""
                 if rowID > idText { break }
@@ -144,12 +144,12 @@ enum RowCursor {
                     guard let spec = kind.field(named: name) else { throw ReplicaStoreError.corrupt("conflict on unknown field") }
                     let dot = Dot(origin: conflicts.string(2) ?? "", seq: UInt64(conflicts.int64(3)))
                     let stamp = FieldStamp(hlc: HLC(rawValue: UInt64(bitPattern: conflicts.int64(4))), dot: dot)
-                    state.conflicts[name, default: []].append(
+                    row.conflicts[name, default: []].append(
                         FrontierEntry(stamp: stamp, value: try WireFormat.decodeValue(conflicts.blob(5) ?? [], for: spec)))
                 }
                 pendingConflict = try conflicts.step()
             }
-            try body(id, state)
+            try body(row)
         }
     }
 }
@@ -206,6 +206,7 @@ extension ReplicaStore {
         var rowCount: UInt64 = 0
         var next = state
         try database.transaction {
+            let bulk = try BulkLoad.begin(database, deadlineRules: options.deadlineRules)
             if replacing {
                 for kind in RecordKind.allCases { try database.execute("DELETE FROM \(kind.table)") }
                 for table in ["conflicts", "change_log", "version_vector", "log_floor", "chain_heads"] {
@@ -236,21 +237,21 @@ extension ReplicaStore {
                     break
                 }
                 guard tag == SnapshotFormat.rowTag else { throw SnapshotRefused("a second header inside the snapshot") }
-                let row: SnapshotRow
+                let row: OrderedSnapshotRow
                 do {
-                    row = try SnapshotFormat.decodeRow(payload)
+                    row = try SnapshotFormat.decodeOrderedRow(payload)
                 } catch {
                     throw SnapshotRefused("row \(rowCount + 1): \(error)")
                 }
-                if let stranger = row.state.rowClock.entries.keys.first(where: { !region.isMember($0) }) {
+                if let stranger = row.rowClock.entries.keys.first(where: { !region.isMember($0) }) {
                     throw SnapshotRefused("a row clock names \(stranger), which is not a member of the region")
                 }
-                guard header.versionVector.covers(row.state.rowClock) else {
+                guard header.versionVector.covers(row.rowClock) else {
                     throw SnapshotRefused("a row clock goes beyond the snapshot's version vector")
                 }
-                let rowDigest = SHA256.hash(RowDigestFormat.bytes(row.kind, id: row.id, state: row.state))
+                let rowDigest = SHA256.hash(row.digestBytes)
                 digest.add(rowDigest)
-                if row.state.awaitingErase { awaiting += 1 }
+                if row.awaitingErase { awaiting += 1 }
                 try inserts[Int(row.kind.wireTag) - 1].insert(row, digest: rowDigest)
                 try insertConflicts(row, statement: conflictInsert, now: now)
                 rowCount += 1
@@ -259,6 +260,7 @@ extension ReplicaStore {
                 throw SnapshotRefused("the state digest of the rows (\(digest.hex.prefix(12))) is not the one the snapshot claims "
                                       + "(\(header.stateDigest.hex.prefix(12)))")
             }
+            try bulk.finish(database)
             for (origin, seq) in header.versionVector.sorted {
                 try database.run("INSERT INTO version_vector (origin, seq) VALUES (?, ?)", .text(origin), .integer(Int64(seq)))
                 try database.run("INSERT INTO log_floor (origin, seq) VALUES (?, ?)", .text(origin), .integer(Int64(seq)))
@@ -307,11 +309,14 @@ extension ReplicaStore {
         }
     }
 
-    private func insertConflicts(_ row: SnapshotRow, statement: Statement, now: Int64) throws {
-        guard !row.state.conflicts.isEmpty else { return }
+    private func insertConflicts(_ row: OrderedSnapshotRow, statement: Statement, now: Int64) throws {
+        guard !row.conflicts.isEmpty else { return }
         let id = row.id.lowercased
-        for (field, entries) in row.state.conflicts.sorted(by: { $0.key < $1.key }) {
-            guard let winner = row.state.stamps[field] else { throw SnapshotRefused("a conflict on a field without a winner") }
+        let specs = row.kind.fields
+        for (field, entries) in row.conflicts.sorted(by: { $0.key < $1.key }) {
+            guard let index = specs.firstIndex(where: { $0.name == field }), let winner = row.row.stamps[index] else {
+                throw SnapshotRefused("a conflict on a field without a winner")
+            }
             for entry in entries {
                 statement.reset()
                 try statement.bind([.text(row.kind.table), .text(id), .text(field), .text(entry.stamp.dot.origin),
@@ -337,12 +342,12 @@ private final class SnapshotRowInsert {
             "INSERT INTO \(kind.table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))")
     }
 
-    func insert(_ row: SnapshotRow, digest: [UInt8]) throws {
+    func insert(_ row: OrderedSnapshotRow, digest: [UInt8]) throws {
         statement.reset()
         try statement.bind(row.id.lowercased, at: 1)
         var column: Int32 = 2
-        for spec in kind.fields {
-            switch row.state.fields[spec.name] ?? .null {
+        for value in row.row.values {
+            switch value {
             case .null: try statement.bindNull(at: column)
             case .text(let text): try statement.bind(text, at: column)
             case .integer(let number): try statement.bind(number, at: column)
@@ -351,14 +356,14 @@ private final class SnapshotRowInsert {
             column += 1
         }
         var conflictTotal = 0
-        for entries in row.state.conflicts.values { conflictTotal += entries.count }
+        for entries in row.conflicts.values { conflictTotal += entries.count }
         // metaColumns: row_clock, stamps, erased, open_conflicts, digest, awaiting_erase.
-        try statement.bind(WireFormat.encodeClock(row.state.rowClock), at: column)
-        try statement.bind(WireFormat.encodeStamps(row.state.stamps, record: kind), at: column + 1)
-        try statement.bind(row.state.erased ? 1 : 0, at: column + 2)
+        try statement.bind(WireFormat.encodeClock(row.rowClock), at: column)
+        try statement.bind(WireFormat.encodeStamps(ordered: row.row.stamps), at: column + 1)
+        try statement.bind(row.erased ? 1 : 0, at: column + 2)
         try statement.bind(Int64(conflictTotal), at: column + 3)
         try statement.bind(digest, at: column + 4)
-        try statement.bind(row.state.awaitingErase ? 1 : 0, at: column + 5)
+        try statement.bind(row.awaitingErase ? 1 : 0, at: column + 5)
         try statement.run()
     }
 }

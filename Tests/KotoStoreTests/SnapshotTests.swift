@@ -28,7 +28,14 @@ import Testing
             try jakobstad.batch {
                 let service = try jakobstad.create(.service, fields: Sample.fixedService(number: 1)).rowID
                 for number in 1...30 {
-                    let client = try jakobstad.create(.client, fields: Sample.client(&rng, number: number)).rowID
+                    var fields = Sample.client(&rng, number: number)
+                    // Clients waiting for their initial assessment: they have a next limit in `deadline_next`.
+                    if number % 5 == 0 {
+                        fields["firstPermitDate"] = .text("2026-0\(number / 5)-15")
+                        fields["assessmentDate"] = nil
+                        fields["status"] = .text("new")
+                    }
+                    let client = try jakobstad.create(.client, fields: fields).rowID
                     clients.append(client)
                     if number % 3 == 0 { try jakobstad.create(.placement, fields: Sample.enrolment(client: client, service: service)) }
                 }
@@ -71,6 +78,23 @@ import Testing
         Set(try store.openConflicts().map { ConflictFacts($0, including: .all) })
     }
 
+    /// The schema (every table, index and trigger as `sqlite_master` holds
+    /// it) and the contents of the derived tables a bulk load rebuilds (the
+    /// report aggregates, `deadline_next`): a replica built from a snapshot
+    /// must hold exactly what one that merged the same rows holds.
+    static func derivedState(_ store: ReplicaStore) throws -> [String] {
+        var lines = try store.database.query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name") { row in
+            "\(row.string(0) ?? "") \(row.string(1) ?? "") on \(row.string(2) ?? ""): \(row.string(3) ?? "-")"
+        }
+        for table in ReportAggregates.tables.map(\.name) + [DeadlineAggregate.table] {
+            let count = try store.database.query("SELECT count(*) FROM pragma_table_info('\(table)')") { Int32($0.int64(0)) }.first ?? 0
+            lines += try store.database.query("SELECT * FROM \(table)") { row in
+                table + ": " + (0..<count).map { "\(row.value($0))" }.joined(separator: " | ")
+            }.sorted()
+        }
+        return lines
+    }
+
     @Test func aSnapshotBuildsAnEqualReplicaThatSyncsOn() throws {
         let region = try Region()
         #expect(try region.jakobstad.canonicalDump() == region.larsmo.canonicalDump(), "the region converged")
@@ -92,6 +116,14 @@ import Testing
         #expect(kronoby.chainHeads == jakobstad.chainHeads)
         #expect(kronoby.lastHLC >= jakobstad.lastHLC)
         #expect(try kronoby.record(.client, id: region.conflicted)?.openConflicts == 1)
+        // The indexes, aggregates and triggers set aside for the load are back, built from the rows.
+        let derived = try Self.derivedState(kronoby)
+        #expect(derived == (try Self.derivedState(jakobstad)))
+        #expect(derived.contains { $0.hasPrefix("trigger report_clients_insert on clients") })
+        #expect(derived.contains { $0.hasPrefix("index clients_owner on clients") })
+        #expect(derived.contains { $0.hasPrefix("report_placement_groups: ") })
+        #expect(derived.contains { $0.hasPrefix("deadline_next: ") })
+        try ReportAggregateTests.expectAggregatesMatchRows(try ReadOnlyReplica(path: kronoby.database.path).view, "after the import")
 
         // A fresh node cannot pull from the bootstrapped one: its log starts at the floor.
         let pedersore = try region.harness.open("pedersore")
@@ -117,6 +149,7 @@ import Testing
             #expect(store.versionVector == jakobstad.versionVector)
             #expect(store.stateDigest == jakobstad.stateDigest)
             #expect(try store.canonicalDump() == jakobstad.canonicalDump())
+            #expect(try Self.derivedState(store) == Self.derivedState(jakobstad), "the triggers keep the aggregates after the import")
         }
         #expect(kronoby.seq == 2, "its own seq went on from what the region held of it (nothing): its two writes")
 
@@ -134,6 +167,7 @@ import Testing
         let bytes = try Self.snapshot(of: region.jakobstad)
         let kronoby = try region.harness.open("kronoby")
         let before = try StoreSnapshot(kronoby)
+        let schema = try Self.derivedState(kronoby)
         let endFrame = SnapshotFormat.frameHeadByteCount + 1 + 32
         var cuts = [0, 3, 5, 40, bytes.count / 2, bytes.count - endFrame, bytes.count - 1]
         cuts += stride(from: 200, to: bytes.count - endFrame, by: bytes.count / 9).map { $0 }
@@ -154,6 +188,7 @@ import Testing
         // Bytes after the end are refused.
         #expect(thrownError(SnapshotRefused.self) { try kronoby.importSnapshot(read: Self.reader(bytes + [0])) } != nil)
         #expect(try StoreSnapshot(kronoby) == before)
+        #expect(try Self.derivedState(kronoby) == schema, "a refused import drops no index, trigger or aggregate")
         // And the whole stream still imports.
         try kronoby.importSnapshot(read: Self.reader(bytes))
         #expect(kronoby.stateDigest == region.jakobstad.stateDigest)
@@ -256,6 +291,7 @@ import Testing
         #expect(try kronoby.canonicalDump() == region.jakobstad.canonicalDump())
         #expect(kronoby.stateDigest == region.jakobstad.stateDigest)
         #expect(kronoby.versionVector == region.jakobstad.versionVector)
+        #expect(try Self.derivedState(kronoby) == Self.derivedState(region.jakobstad), "aggregates rebuilt from the new rows only")
         #expect(kronoby.incarnation != incarnation, "its log restarted, so its positions are new")
         #expect(kronoby.logPosition == 0)
     }
