@@ -201,7 +201,9 @@ actor SnapshotBootstrap {
     }
 
     /// Downloads the peer's snapshot into a file of the data directory
-    /// (bounded in size and time), imports it in one transaction, removes the file.
+    /// (bounded in size and time) and imports it in one transaction while it
+    /// arrives (`followingDownload`: the import reads the file as it grows),
+    /// then removes the file. A refused import cancels the download.
     private func fetchAndImport(from peer: PeerConfig) async throws -> SnapshotSummary {
         let path = (config.dataDirectory as NSString).appendingPathComponent("snapshot.partial")
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -213,19 +215,18 @@ actor SnapshotBootstrap {
         headers[SyncProtocol.Header.node] = config.node
         headers[SyncProtocol.Header.protocolVersion] = String(SyncProtocol.version)
         headers[SyncProtocol.Header.schemaVersion] = String(config.advertisedSchemaVersion)
-        let response = try await client.download("\(peer.url ?? "")/v1/sync/snapshot?node=\(config.node)", headers: headers,
-                                                 timeout: config.snapshotTimeout, maxBodyBytes: config.maxSnapshotBytes, toFile: path)
-        guard response.status == .ok else {
+        let url = "\(peer.url ?? "")/v1/sync/snapshot?node=\(config.node)"
+        let (timeout, limit, finalHeaders) = (config.snapshotTimeout, config.maxSnapshotBytes, headers)
+        let replica = self.replica
+        let (response, summary) = try await followingDownload(into: path, {
+            try await client.download(url, headers: finalHeaders, timeout: timeout, maxBodyBytes: limit, toFile: path)
+        }, consume: { follower in
+            try await replica.withStore { store in try store.importSnapshot { count in try follower.read(upTo: count) } }
+        })
+        guard response.status == .ok, let summary else {
             let message = (try? JSONValue.parse(response.body))?["error"]?["message"]?.stringValue ?? "no message"
             throw SyncFailure(message: "snapshot from \(peer.node): HTTP \(response.status.code): \(message)")
         }
-        return try await replica.withStore { store in
-            guard let file = FileHandle(forReadingAtPath: path) else { throw SnapshotRefused("the downloaded snapshot cannot be read") }
-            defer { try? file.close() }
-            return try store.importSnapshot { count in
-                guard let data = try file.read(upToCount: count) else { return [] }
-                return [UInt8](data)
-            }
-        }
+        return summary
     }
 }

@@ -29,7 +29,16 @@ extension SyncTransport {
         guard body.count <= maxBodyBytes else {
             throw HTTPClientError(kind: .responseTooLarge, curlCode: 23, message: "response body exceeds \(maxBodyBytes) bytes")
         }
-        guard FileManager.default.createFile(atPath: path, contents: Data(body), attributes: [.posixPermissions: 0o600]) else {
+        // In place, never by renaming a new file over it: a `DownloadFollower` may hold it open already.
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        do {
+            guard let file = FileHandle(forWritingAtPath: path) else { throw CocoaError(.fileWriteUnknown) }
+            defer { try? file.close() }
+            try file.truncate(atOffset: 0)
+            try file.write(contentsOf: Data(body))
+        } catch {
             throw HTTPClientError(kind: .other, curlCode: 23, message: "cannot write \(path)")
         }
         response.stream = nil

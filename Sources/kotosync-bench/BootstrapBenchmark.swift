@@ -3,6 +3,7 @@ import KotoCore
 import KotoCrypto
 import KotoHTTP
 import KotoStore
+import Synchronization
 
 // kotosync-bench bootstrap: a peer replica holding N client records (built
 // once through the store's batch API and kept under --dir for later runs)
@@ -216,29 +217,44 @@ func runChild(_ arguments: [String]) throws -> String {
     return output
 }
 
+/// Opens the new replica at `path`, imports the snapshot `follower` reads, closes it; the time the import ended.
+private func importSnapshot(into path: String, from follower: DownloadFollower) throws -> (SnapshotSummary, UInt64) {
+    var options = StoreOptions()
+    options.synchronous = .full
+    let store = try ReplicaStore(path: path, nodeID: "larsmo", identity: StoreIdentity(signingKey: BootstrapKeys.node, region: BootstrapKeys.region),
+                                 options: options)
+    let summary = try store.importSnapshot { count in try follower.read(upTo: count) }
+    let ended = DispatchTime.now().uptimeNanoseconds
+    try store.close()
+    return (summary, ended)
+}
+
 /// The bootstrapping side, in its own process so its peak RSS is its own:
 /// download into a file beside the new replica, import, print the figures.
 func runBootstrapChild(url: String, path: String) async {
     do {
-        var options = StoreOptions()
-        options.synchronous = .full
-        let store = try ReplicaStore(path: path, nodeID: "larsmo", identity: StoreIdentity(signingKey: BootstrapKeys.node, region: BootstrapKeys.region),
-                                     options: options)
         let download = path + ".snapshot.partial"
         defer { try? FileManager.default.removeItem(atPath: download) }
         let started = DispatchTime.now().uptimeNanoseconds
         let client = try AsyncHTTPClient(configuration: HTTPClient.Configuration(totalTimeout: .seconds(3600)))
-        let response = try await client.download(.get, url, timeout: .seconds(3600), maxBodyBytes: 64 << 30, toFile: download)
-        guard response.status == .ok else { fail("snapshot answered HTTP \(response.status.code)") }
-        let downloaded = DispatchTime.now().uptimeNanoseconds
-        guard let file = FileHandle(forReadingAtPath: download) else { fail("cannot read \(download)") }
-        let summary = try store.importSnapshot { count in [UInt8](try file.read(upToCount: count) ?? Data()) }
-        let imported = DispatchTime.now().uptimeNanoseconds
-        try store.close()
+        // As SnapshotBootstrap does: the import reads the file while the download writes it.
+        let downloaded = Mutex<UInt64>(0)
+        let (response, imported) = try await followingDownload(into: download, {
+            defer { downloaded.withLock { $0 = DispatchTime.now().uptimeNanoseconds } }
+            return try await client.download(.get, url, timeout: .seconds(3600), maxBodyBytes: 64 << 30, toFile: download)
+        }, consume: { follower in
+            // On a thread of its own, as the node's store thread: the import blocks while it waits for bytes.
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(SnapshotSummary, UInt64), any Error>) in
+                Thread { continuation.resume(with: Result { try importSnapshot(into: path, from: follower) }) }.start()
+            }
+        })
+        guard response.status == .ok, let (summary, importedAt) = imported else { fail("snapshot answered HTTP \(response.status.code)") }
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
         let hwm = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first ?? "0"
-        print("child rows=\(summary.rows) bytes=\(summary.bytes) download=\(Double(downloaded - started) / 1e9) "
-              + "import=\(Double(imported - downloaded) / 1e9) hwm_kib=\(hwm)")
+        // download: until the last byte arrived; import: what the import took after that (it ran alongside).
+        let downloadedAt = downloaded.withLock { $0 }
+        print("child rows=\(summary.rows) bytes=\(summary.bytes) download=\(Double(downloadedAt - started) / 1e9) "
+              + "import=\(Double(importedAt - downloadedAt) / 1e9) hwm_kib=\(hwm)")
     } catch {
         fail("bootstrap child: \(error)")
     }
