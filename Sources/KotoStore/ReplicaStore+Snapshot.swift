@@ -181,7 +181,7 @@ extension ReplicaStore {
     /// refused: the operator decides (see docs/operations.md).
     @discardableResult
     public func importSnapshot(read: @escaping (Int) throws -> [UInt8]) throws -> SnapshotSummary {
-        var stream = SnapshotStream(read: read)
+        var stream = SnapshotStream(read: read)  // read by the row thread after the header (PrefetchingRowSource)
         try stream.preamble()
         let (tag, payload) = try stream.frame()
         guard tag == SnapshotFormat.headerTag else { throw SnapshotRefused("the snapshot does not begin with its header") }
@@ -204,6 +204,7 @@ extension ReplicaStore {
         var digest = StateDigest.zero
         var awaiting = 0
         var rowCount: UInt64 = 0
+        var consumed: UInt64 = 0
         var next = state
         try database.transaction {
             let bulk = try BulkLoad.begin(database, deadlineRules: options.deadlineRules)
@@ -219,43 +220,22 @@ extension ReplicaStore {
                 INSERT INTO conflicts (record, row_id, field, origin, seq, hlc, value, winner_origin, winner_seq, first_seen)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            while true {
-                let (tag, payload) = try stream.frame()
-                if tag == SnapshotFormat.endTag {
-                    let claimed = stream.digestBeforeLastFrame
-                    let end: (rowCount: UInt64, sha256: [UInt8])
-                    do {
-                        end = try SnapshotFormat.decodeEnd(payload)
-                    } catch {
-                        throw SnapshotRefused("end: \(error)")
-                    }
-                    guard end.sha256 == claimed else { throw SnapshotRefused("the stream's SHA-256 does not match (altered in transit)") }
-                    guard end.rowCount == rowCount, rowCount == header.rowCount else {
-                        throw SnapshotRefused("the snapshot holds \(rowCount) rows, its header says \(header.rowCount)")
-                    }
-                    try stream.requireEnd()
-                    break
+            let rowsAhead = PrefetchingRowSource(SnapshotRowSource(stream: stream, header: header, region: region))
+            defer { rowsAhead.stop() }
+            var last = false
+            while !last {
+                let (batch, isLast) = try rowsAhead.next()
+                last = isLast
+                for (row, rowDigest) in batch {
+                    digest.add(rowDigest)
+                    if row.awaitingErase { awaiting += 1 }
+                    try inserts[Int(row.kind.wireTag) - 1].insert(row, digest: rowDigest)
+                    try insertConflicts(row, statement: conflictInsert, now: now)
+                    rowCount += 1
                 }
-                guard tag == SnapshotFormat.rowTag else { throw SnapshotRefused("a second header inside the snapshot") }
-                let row: OrderedSnapshotRow
-                do {
-                    row = try SnapshotFormat.decodeOrderedRow(payload)
-                } catch {
-                    throw SnapshotRefused("row \(rowCount + 1): \(error)")
-                }
-                if let stranger = row.rowClock.entries.keys.first(where: { !region.isMember($0) }) {
-                    throw SnapshotRefused("a row clock names \(stranger), which is not a member of the region")
-                }
-                guard header.versionVector.covers(row.rowClock) else {
-                    throw SnapshotRefused("a row clock goes beyond the snapshot's version vector")
-                }
-                let rowDigest = SHA256.hash(row.digestBytes)
-                digest.add(rowDigest)
-                if row.awaitingErase { awaiting += 1 }
-                try inserts[Int(row.kind.wireTag) - 1].insert(row, digest: rowDigest)
-                try insertConflicts(row, statement: conflictInsert, now: now)
-                rowCount += 1
             }
+            rowsAhead.stop()
+            consumed = rowsAhead.consumed
             guard digest == header.stateDigest else {
                 throw SnapshotRefused("the state digest of the rows (\(digest.hex.prefix(12))) is not the one the snapshot claims "
                                       + "(\(header.stateDigest.hex.prefix(12)))")
@@ -284,7 +264,7 @@ extension ReplicaStore {
         }
         state = next
         wipeErasedContentIfPending()
-        return SnapshotSummary(rows: rowCount, bytes: stream.consumed, versionVector: header.versionVector, stateDigest: digest)
+        return SnapshotSummary(rows: rowCount, bytes: consumed, versionVector: header.versionVector, stateDigest: digest)
     }
 
     /// The header's promises that need no row: schema, membership, and each origin's head signed by that origin.
