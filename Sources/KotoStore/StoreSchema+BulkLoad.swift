@@ -15,11 +15,13 @@ struct BulkLoad {
 
     private static var recordTables: String { RecordKind.allCases.map { "'\($0.table)'" }.joined(separator: ", ") }
 
-    /// Drops the derived objects. Primary keys stay (their index has no SQL
-    /// and the rows arrive in id order, so it grows at its end).
+    /// Drops the derived objects. Primary keys and indexes that lead with
+    /// `id` stay (the rows arrive in id order, so they grow at their end).
     static func begin(_ database: Database, deadlineRules: [DeadlineRule]) throws -> BulkLoad {
+        // An index leading with `id` stays: rows arrive in id order, so it only grows at its end.
         let indexes = try database.query("""
-            SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (\(recordTables)) ORDER BY name
+            SELECT name, sql FROM sqlite_master m WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (\(recordTables))
+            AND (SELECT name FROM pragma_index_info(m.name) WHERE seqno = 0) IS NOT 'id' ORDER BY name
             """) { (name: $0.string(0) ?? "", sql: $0.string(1) ?? "") }
         let triggers = try database.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (\(recordTables)) ORDER BY name") { $0.string(0) ?? "" }
         // Triggers first: they name the aggregate tables.
