@@ -309,41 +309,25 @@ extension ReplicaStore {
     }
 }
 
-/// The insert of one snapshot row into its record table, prepared once
-/// per import; columns as `RowStore` writes them.
-private final class SnapshotRowInsert {
-    let kind: RecordKind
+/// The insert of one snapshot row into its record table: the table's own
+/// insert (`TableStatements`), prepared once per import.
+private struct SnapshotRowInsert {
     let statement: Statement
 
     init(kind: RecordKind, database: Database) throws {
-        self.kind = kind
-        let columns = ["id"] + kind.fields.map(\.column) + TableStatements.metaColumns
-        statement = try database.prepare(
-            "INSERT INTO \(kind.table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))")
+        guard let insert = try TableStatements(kind: kind, database: database, writable: true).insert else {
+            throw ReplicaStoreError.corrupt("a read-only view cannot write")
+        }
+        statement = insert
     }
 
     func insert(_ row: OrderedSnapshotRow, digest: [UInt8]) throws {
         statement.reset()
         try statement.bind(row.id.lowercased, at: 1)
-        var column: Int32 = 2
-        for value in row.row.values {
-            switch value {
-            case .null: try statement.bindNull(at: column)
-            case .text(let text): try statement.bind(text, at: column)
-            case .integer(let number): try statement.bind(number, at: column)
-            case .bool(let flag): try statement.bind(flag ? 1 : 0, at: column)
-            }
-            column += 1
-        }
         var conflictTotal = 0
         for entries in row.conflicts.values { conflictTotal += entries.count }
-        // metaColumns: row_clock, stamps, erased, open_conflicts, digest, awaiting_erase.
-        try statement.bind(WireFormat.encodeClock(row.rowClock), at: column)
-        try statement.bind(WireFormat.encodeStamps(ordered: row.row.stamps), at: column + 1)
-        try statement.bind(row.erased ? 1 : 0, at: column + 2)
-        try statement.bind(Int64(conflictTotal), at: column + 3)
-        try statement.bind(digest, at: column + 4)
-        try statement.bind(row.awaitingErase ? 1 : 0, at: column + 5)
+        _ = try TableStatements.bindColumns(statement, from: 2, row.row, rowClock: row.rowClock, erased: row.erased,
+                                            openConflicts: conflictTotal, digest: digest, awaitingErase: row.awaitingErase)
         try statement.run()
     }
 }

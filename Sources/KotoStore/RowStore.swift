@@ -159,22 +159,10 @@ final class RowStore {
             try statement.bind(id, at: column)
             column += 1
         }
-        for value in ordered.values {
-            switch value {
-            case .null: try statement.bindNull(at: column)
-            case .text(let text): try statement.bind(text, at: column)
-            case .integer(let number): try statement.bind(number, at: column)
-            case .bool(let flag): try statement.bind(flag ? 1 : 0, at: column)
-            }
-            column += 1
-        }
-        try statement.bind(WireFormat.encodeClock(row.state.rowClock), at: column)
-        try statement.bind(WireFormat.encodeStamps(ordered: ordered.stamps), at: column + 1)
-        try statement.bind(row.state.erased ? 1 : 0, at: column + 2)
-        try statement.bind(Int64(conflictTotal), at: column + 3)
-        try statement.bind(digest, at: column + 4)
-        try statement.bind(row.state.awaitingErase ? 1 : 0, at: column + 5)
-        if row.exists { try statement.bind(id, at: column + 6) }
+        column = try TableStatements.bindColumns(statement, from: column, ordered, rowClock: row.state.rowClock,
+                                                 erased: row.state.erased, openConflicts: conflictTotal, digest: digest,
+                                                 awaitingErase: row.state.awaitingErase)
+        if row.exists { try statement.bind(id, at: column) }
         try statement.run()
         row.exists = true
     }
@@ -187,6 +175,29 @@ final class TableStatements {
     let select: Statement
     let insert: Statement?
     let update: Statement?
+
+    /// Binds a row's field columns (schema order) and then `metaColumns`,
+    /// from `column` on, as `insert` and `update` list them; the next column.
+    static func bindColumns(_ statement: Statement, from column: Int32, _ ordered: OrderedRow, rowClock: RowClock, erased: Bool,
+                            openConflicts: Int, digest: [UInt8], awaitingErase: Bool) throws -> Int32 {
+        var column = column
+        for value in ordered.values {
+            switch value {
+            case .null: try statement.bindNull(at: column)
+            case .text(let text): try statement.bind(text, at: column)
+            case .integer(let number): try statement.bind(number, at: column)
+            case .bool(let flag): try statement.bind(flag ? 1 : 0, at: column)
+            }
+            column += 1
+        }
+        try statement.bind(WireFormat.encodeClock(rowClock), at: column)
+        try statement.bind(WireFormat.encodeStamps(ordered: ordered.stamps), at: column + 1)
+        try statement.bind(erased ? 1 : 0, at: column + 2)
+        try statement.bind(Int64(openConflicts), at: column + 3)
+        try statement.bind(digest, at: column + 4)
+        try statement.bind(awaitingErase ? 1 : 0, at: column + 5)
+        return column + 6
+    }
 
     init(kind: RecordKind, database: Database, writable: Bool) throws {
         let columns = kind.fields.map(\.column)
