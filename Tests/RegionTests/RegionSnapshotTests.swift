@@ -7,18 +7,28 @@ import Testing
 /// empty data directory (with `sync.snapshotMinChanges` at 1) builds itself
 /// from a peer's streamed snapshot instead of replaying the region's log,
 /// pulls incrementally from there, and its state digest is compared with a
-/// second peer. The 410 path (every peer's floor above this node) is
-/// covered in-process by `SnapshotBootstrapTests`.
+/// second peer. And a node that was away while its peers compacted their
+/// logs past it is answered 410 `snapshot_required` by every peer, and its
+/// scheduler replaces its replica with a snapshot.
 @Suite(.serialized) struct RegionSnapshotTests {
-    /// Adds `sync.snapshotMinChanges` to a written config.
-    static func setSnapshotMinChanges(_ value: Int, in path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path), var members = try JSONValue.parse(Array(data)).objectMembers,
-              let index = members.firstIndex(where: { $0.0 == "sync" }), var sync = members[index].1.objectMembers else {
+    /// Sets `key` inside the config's `section` object (made if missing) of a written config.
+    static func setConfig(_ section: String, _ key: String, _ value: JSONValue, in path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path), var members = try JSONValue.parse(Array(data)).objectMembers else {
             throw RegionError("cannot read \(path)")
         }
-        sync.append(("snapshotMinChanges", .number(Double(value))))
-        members[index] = ("sync", .object(sync))
+        let index = members.firstIndex { $0.0 == section } ?? {
+            members.append((section, .object([])))
+            return members.count - 1
+        }()
+        guard var object = members[index].1.objectMembers else { throw RegionError("\(path): \(section) is not an object") }
+        object.removeAll { $0.0 == key }
+        object.append((key, value))
+        members[index] = (section, .object(object))
         try JSONValue.object(members).serialized.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    static func setSnapshotMinChanges(_ value: Int, in path: String) throws {
+        try setConfig("sync", "snapshotMinChanges", .number(Double(value)), in: path)
     }
 
     @Test func aNodeWithAnEmptyDataDirectoryBootstrapsFromASnapshot() async throws {
@@ -82,6 +92,80 @@ import Testing
             #expect(try await region["kronoby"].record(.client, later["id"]?.stringValue ?? "") != nil)
             #expect(try await region["larsmo"].record(.client, own["id"]?.stringValue ?? "") != nil)
             note("kronoby bootstrapped from \(source): \(changes) changes in the region, its log holds \(logPosition)")
+        }
+    }
+
+    /// jakobstad and larsmo list only each other as peers, so kronoby holds
+    /// neither floor back (as a peer past the horizon would not). While
+    /// kronoby is stopped, superseded updates are compacted away on both;
+    /// back, it is answered 410 by both, bootstraps from a snapshot
+    /// replacing its replica (nothing of its own is lost: it wrote nothing)
+    /// and then pulls incrementally again.
+    @Test func aNodeBehindEveryPeersCompactedFloorIsTold410AndBootstrapsFromASnapshot() async throws {
+        var options = RegionOptions()
+        options.nodes = ["jakobstad", "larsmo", "kronoby"]
+        options.peers = ["jakobstad": [PeerSpec(node: "larsmo")], "larsmo": [PeerSpec(node: "jakobstad")]]
+        try await withRegion(options, start: false) { region in
+            for name in ["jakobstad", "larsmo"] {
+                try Self.setConfig("compaction", "intervalSeconds", .number(1), in: region[name].configPath)
+            }
+            try await region.start("jakobstad")
+            try await region.start("larsmo")
+            try await region.start("kronoby")
+            var clients: [String] = []
+            for number in 0..<12 {
+                let office = number % 3 == 0 ? "larsmo" : "jakobstad"
+                let json = try expectCreated(
+                    try await region[office].create(.client, Fixture.client(office: office, number: "F-\(number)")), "client \(number)")
+                clients.append(json["id"]?.stringValue ?? "")
+            }
+            try await region.waitConverged()
+            let away = try await region["kronoby"].status()
+            try await region.stop("kronoby")
+
+            // Each client's status three times: the first two updates are superseded, so compaction may drop them.
+            for id in clients {
+                for status in ["assessed", "plan_active", "plan_ended"] {
+                    let result = try await region["jakobstad"].send(.patch, "/v1/clients/\(id)", json: .fields(["status": .string(status)]),
+                                                                    role: .coordinator)
+                    try #require(result.status == 200, "PATCH at jakobstad: \(result.status)")
+                }
+            }
+            try await region.waitConverged(among: ["jakobstad", "larsmo"])
+            for name in ["jakobstad", "larsmo"] {
+                try await waitUntil("\(name) to compact its log up to its version vector", timeout: .seconds(30)) {
+                    let status = try await region[name].status()
+                    guard let entries = status["logEntries"]?.int64Value, let position = status["logPosition"]?.int64Value else { return false }
+                    return status["logFloor"] == status["versionVector"] && entries < position
+                }
+            }
+            let compacted = try await region["jakobstad"].status()
+            let entries = compacted["logEntries"]?.int64Value ?? 0, position = compacted["logPosition"]?.int64Value ?? 0
+            #expect(entries <= position - 24, "at least the 24 superseded updates left the log (\(entries) of \(position) kept)")
+
+            try await region.start("kronoby", untilWritable: false)
+            try await waitUntil("kronoby to bootstrap from a snapshot after 410 from every peer", timeout: .seconds(40)) {
+                try await region["kronoby"].status()["snapshot"]?["state"]?.stringValue == "bootstrapped"
+            }
+            let status = try await region["kronoby"].status()
+            let snapshot = try #require(status["snapshot"])
+            #expect(snapshot["reason"]?.stringValue == "every peer answered 410 snapshot_required")
+            #expect(snapshot["rows"]?.int64Value == 12)
+            #expect(status["incarnation"] != away["incarnation"], "the replaced log is a new incarnation")
+            try await region.waitConverged()
+            #expect(status["stateDigest"] == (try await region["jakobstad"].status())["stateDigest"])
+            for id in clients {
+                #expect(try await region["kronoby"].record(.client, id)?["status"]?.stringValue == "plan_ended")
+            }
+            // And from there incrementally again, both ways.
+            let later = try expectCreated(try await region["larsmo"].create(.client, Fixture.client(office: "larsmo", number: "F-late")),
+                                          "late client")
+            let own = try expectCreated(try await region["kronoby"].create(.client, Fixture.client(office: "kronoby", number: "F-own")),
+                                        "kronoby's client")
+            try await region.waitConverged()
+            #expect(try await region["kronoby"].record(.client, later["id"]?.stringValue ?? "") != nil)
+            #expect(try await region["jakobstad"].record(.client, own["id"]?.stringValue ?? "") != nil)
+            note("kronoby was behind floors at \(entries) of \(position) log entries kept; it bootstrapped from \(snapshot["peer"]?.stringValue ?? "?")")
         }
     }
 }
