@@ -74,6 +74,8 @@ public struct NodeConfig: Sendable {
     /// kotosyncd sets it from `KOTOSYNC_TEST_CLOCK_OFFSET_MS`, and only when
     /// `KOTOSYNC_TEST_HOOKS=1` is set too (see `TestHooks`).
     public var testClockOffsetMillis: Int64 = 0
+    /// True when the test-only hook `TestHooks.compactionHorizonVariable` set `compaction.horizon` (logged at start).
+    public var testCompactionHorizon = false
     /// Placement targets, deadline rules and the reports' clock (`reports`).
     public var reports = ReportSettings()
     /// How many years access-log entries are kept (`accessLog.retentionYears`); the daily purge removes older ones.

@@ -122,6 +122,9 @@ public final class Node: Sendable {
         if config.testClockOffsetMillis != 0 {
             Log.warning("node.test_clock_offset", ["offsetMs": String(config.testClockOffsetMillis), "hook": TestHooks.clockOffsetVariable])
         }
+        if config.testCompactionHorizon {
+            Log.warning("node.test_compaction_horizon", ["horizonMs": String(config.compaction.horizonMillis), "hook": TestHooks.compactionHorizonVariable])
+        }
         // Before the API serves: no local write until the peers were asked about this node's own changes.
         await replica.beginStartupCheck()
         let outcome = try await runServices(restored: restored, signals: signals)

@@ -262,6 +262,14 @@ actor PeerLink {
             let batch = pulled.batch, peerLogEnd = pulled.peerLogEnd
             await replica.notePeerAnswered(peer.node)
             await replica.noteClock(peer: peer.node, peerMillis: batch.senderClockMillis, sent: pulled.sent, received: pulled.received)
+            if let known = cursor?.incarnation, known != batch.incarnation, pulled.request.since > 0 {
+                // The peer's log was recreated, restored or replaced by a snapshot: positions
+                // restart. Before the position check: the old cursor may lie past the new log's end.
+                Log.info("sync.peer_incarnation_changed", ["peer": peer.node])
+                try await replica.resetPeerCursor(peer.node, incarnation: batch.incarnation)
+                taken = true
+                continue
+            }
             guard batch.nextPosition <= peerLogEnd else {
                 throw SyncRefusal(message: "pull from \(peer.node) refused (invalid_position): batch nextPosition \(batch.nextPosition) "
                                   + "is past the peer's log end \(peerLogEnd); nothing was applied")
@@ -269,13 +277,6 @@ actor PeerLink {
             if let held = pulled.yourSeq {
                 await replica.notePeerHoldsAny(held)
                 await replica.notePeerHolds(ownSeq: held)
-            }
-            if let known = cursor?.incarnation, known != batch.incarnation, pulled.request.since > 0 {
-                // The peer's log was recreated or restored: positions restart.
-                Log.info("sync.peer_incarnation_changed", ["peer": peer.node])
-                try await replica.resetPeerCursor(peer.node, incarnation: batch.incarnation)
-                taken = true
-                continue
             }
             if let dot = try await replica.forks(comparedWith: batch.heads).first {
                 replica.metrics.batchRefused(from: peer.node, reason: .fork)

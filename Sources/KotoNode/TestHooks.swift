@@ -11,17 +11,34 @@ public enum TestHooks {
     /// so the tests can run a node whose clock is wrong (`Replica.clockSkew`).
     public static let clockOffsetVariable = "KOTOSYNC_TEST_CLOCK_OFFSET_MS"
 
+    /// Shortens `compaction.horizonHours` to this many milliseconds, so a
+    /// region test sees a stopped peer fall silent past the horizon (and be
+    /// answered 410 when it returns) in seconds rather than hours.
+    public static let compactionHorizonVariable = "KOTOSYNC_TEST_COMPACTION_HORIZON_MS"
+
     /// The clock offset `environment` asks for, nil when it asks for none.
     public static func clockOffsetMillis(environment: [String: String]) throws(ConfigError) -> Int64? {
-        guard let text = environment[clockOffsetVariable] else { return nil }
+        try millis(clockOffsetVariable, in: environment, what: "an office's clock is never moved by kotosyncd")
+    }
+
+    /// The compaction horizon `environment` asks for (positive), nil when it asks for none.
+    public static func compactionHorizonMillis(environment: [String: String]) throws(ConfigError) -> Int64? {
+        guard let horizon = try millis(compactionHorizonVariable, in: environment, what: "an office sets compaction.horizonHours")
+        else { return nil }
+        guard horizon > 0 else { throw ConfigError(key: compactionHorizonVariable, reason: "must be a positive number of milliseconds") }
+        return horizon
+    }
+
+    /// A whole number of milliseconds from `variable`, refused without the flag.
+    private static func millis(_ variable: String, in environment: [String: String], what office: String) throws(ConfigError) -> Int64? {
+        guard let text = environment[variable] else { return nil }
         guard environment[flagVariable] == "1" else {
-            throw ConfigError(key: clockOffsetVariable, reason: "is a test-only hook and is honoured only with \(flagVariable)=1; "
-                              + "unset it (an office's clock is never moved by kotosyncd)")
+            throw ConfigError(key: variable, reason: "is a test-only hook and is honoured only with \(flagVariable)=1; unset it (\(office))")
         }
-        guard let offset = Int64(text) else {
-            throw ConfigError(key: clockOffsetVariable, reason: "must be a whole number of milliseconds, got \(text)")
+        guard let value = Int64(text) else {
+            throw ConfigError(key: variable, reason: "must be a whole number of milliseconds, got \(text)")
         }
-        return offset
+        return value
     }
 
     /// The system wall clock (Unix ms) moved by `offsetMillis`.

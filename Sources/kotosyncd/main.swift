@@ -142,6 +142,10 @@ do {
     if let offset = try TestHooks.clockOffsetMillis(environment: ProcessInfo.processInfo.environment) {
         loaded.testClockOffsetMillis = offset
     }
+    if let horizon = try TestHooks.compactionHorizonMillis(environment: ProcessInfo.processInfo.environment) {
+        loaded.compaction.horizon = .milliseconds(horizon)
+        loaded.testCompactionHorizon = true
+    }
     config = loaded
     secrets = try Secrets.load(path: config.secretsFile)
 } catch {
