@@ -63,6 +63,9 @@ environment:
                             TEST ONLY: move this node's wall clock by this many
                             ms (clock-skew tests); honoured only together with
                             KOTOSYNC_TEST_HOOKS=1, refused at start without it
+  KOTOSYNC_TEST_COMPACTION_HORIZON_MS
+                            TEST ONLY: compaction.horizonHours as this many ms
+                            (a stopped peer is silent in seconds); same flag
 
 Stops gracefully on SIGTERM or SIGINT, its parts in reverse order of start:
 no new connections and the requests in flight finish, the sync links finish
