@@ -78,7 +78,16 @@ extension Region {
                     let caseStarted = ContinuousClock.now
                     let failure = await Self.run(item, on: node)
                     if let failure { Issue.record("case '\(item.name)': \(failure)") }
-                    let healthy = try? await RawHTTP.exchange(port: node.port, .whole(RawHTTP.request("GET", "/healthz")))
+                    var healthy = try? await RawHTTP.exchange(port: node.port, .whole(RawHTTP.request("GET", "/healthz")))
+                    if case .flood = item.action {
+                        // The held connections were just closed; the server frees their slots as it sees each close,
+                        // so a loaded machine may still count some of them for a moment (503 too_many_connections).
+                        let deadline = ContinuousClock.now + .seconds(3)
+                        while healthy?.response?.status == 503, ContinuousClock.now < deadline {
+                            try await Task.sleep(for: .milliseconds(100))
+                            healthy = try? await RawHTTP.exchange(port: node.port, .whole(RawHTTP.request("GET", "/healthz")))
+                        }
+                    }
                     guard healthy?.response?.status == 200 else {
                         Issue.record("case '\(item.name)': /healthz does not answer 200 afterwards (running: \(node.isRunning)); log:\n\(node.logTail())")
                         return
