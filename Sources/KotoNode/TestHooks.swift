@@ -18,22 +18,22 @@ public enum TestHooks {
 
     /// The clock offset `environment` asks for, nil when it asks for none.
     public static func clockOffsetMillis(environment: [String: String]) throws(ConfigError) -> Int64? {
-        try millis(clockOffsetVariable, in: environment, what: "an office's clock is never moved by kotosyncd")
+        try millis(clockOffsetVariable, in: environment, because: "an office's clock is never moved by kotosyncd")
     }
 
     /// The compaction horizon `environment` asks for (positive), nil when it asks for none.
     public static func compactionHorizonMillis(environment: [String: String]) throws(ConfigError) -> Int64? {
-        guard let horizon = try millis(compactionHorizonVariable, in: environment, what: "an office sets compaction.horizonHours")
+        guard let horizon = try millis(compactionHorizonVariable, in: environment, because: "an office sets compaction.horizonHours")
         else { return nil }
         guard horizon > 0 else { throw ConfigError(key: compactionHorizonVariable, reason: "must be a positive number of milliseconds") }
         return horizon
     }
 
-    /// A whole number of milliseconds from `variable`, refused without the flag.
-    private static func millis(_ variable: String, in environment: [String: String], what office: String) throws(ConfigError) -> Int64? {
+    /// A whole number of milliseconds from `variable`, refused without the flag (`reason` says what an office does instead).
+    private static func millis(_ variable: String, in environment: [String: String], because reason: String) throws(ConfigError) -> Int64? {
         guard let text = environment[variable] else { return nil }
         guard environment[flagVariable] == "1" else {
-            throw ConfigError(key: variable, reason: "is a test-only hook and is honoured only with \(flagVariable)=1; unset it (\(office))")
+            throw ConfigError(key: variable, reason: "is a test-only hook and is honoured only with \(flagVariable)=1; unset it (\(reason))")
         }
         guard let value = Int64(text) else {
             throw ConfigError(key: variable, reason: "must be a whole number of milliseconds, got \(text)")
